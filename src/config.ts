@@ -1,0 +1,33 @@
+/** Runtime configuration, read once from the environment. */
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  logLevel: string;
+  /** Public base URL used in `meta.location`; when unset it is derived from each request. */
+  publicUrl?: string;
+  /** Largest SCIM request body accepted, in bytes. */
+  bodyLimit: number;
+  pgPoolSize: number;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: intFromEnv(env, 'PORT', 8080),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || './data/plumm.db',
+    logLevel: env.LOG_LEVEL || 'info',
+    publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : undefined,
+    bodyLimit: intFromEnv(env, 'SCIM_BODY_LIMIT', 1024 * 1024),
+    pgPoolSize: intFromEnv(env, 'PG_POOL_SIZE', 10),
+  };
+}

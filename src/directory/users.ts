@@ -1,0 +1,203 @@
+/**
+ * The user lifecycle: create, read, replace, patch, deactivate, reactivate,
+ * delete (hidden from SCIM, data kept) and purge (data gone), with Plumm's
+ * rules: userName and the sign-in email never change, and every write is
+ * all or nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { ScimError, badRequest, conflict, notFound, preconditionFailed } from '../scim/errors.js';
+import { type PatchOperation, applyPatch } from '../scim/patch.js';
+import { type JsonObject, normalizeResource, primaryValue } from '../scim/resource.js';
+import { USER_SCHEMA, userResourceType } from '../scim/schema.js';
+import type { Database } from '../store/db.js';
+import * as store from '../store/users.js';
+import type { Organization } from './organizations.js';
+
+const EMAIL = /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:.]+$/;
+
+export function isEmail(value: string): boolean {
+  return value.length <= 320 && EMAIL.test(value);
+}
+
+export interface RenderContext {
+  /** Absolute URL of the SCIM root, e.g. https://scim.plumm.example/scim/v2 */
+  scimBase: string;
+}
+
+export function etagOf(version: number): string {
+  return `W/"${version}"`;
+}
+
+/** A stored user as a SCIM resource (RFC 7643 §4.1), with meta and schemas filled in. */
+export function renderUser(row: store.UserRow, ctx: RenderContext, extra?: JsonObject): JsonObject {
+  const data = JSON.parse(row.data) as JsonObject;
+  const schemas: string[] = [USER_SCHEMA];
+  for (const key of Object.keys(data)) if (key.toLowerCase().startsWith('urn:')) schemas.push(key);
+  const { userName, ...rest } = data;
+  return {
+    schemas,
+    id: row.id,
+    userName,
+    ...rest,
+    ...extra,
+    meta: {
+      resourceType: 'User',
+      created: row.created_at,
+      lastModified: row.updated_at,
+      location: `${ctx.scimBase}/Users/${row.id}`,
+      version: etagOf(row.version),
+    },
+  };
+}
+
+/** The address a user signs in with: the primary email, or the userName where usernames are emails. */
+function signInEmail(org: Organization, data: JsonObject): string | null {
+  const primary = primaryValue(data.emails);
+  if (primary && typeof primary.value === 'string' && primary.value !== '') return primary.value;
+  if (org.usernameFormat === 'email' && typeof data.userName === 'string') return data.userName;
+  return null;
+}
+
+/** Checks a user document against the organization's rules and returns the columns to store. */
+function validate(org: Organization, data: JsonObject): store.UserFields {
+  const userName = data.userName;
+  if (typeof userName !== 'string' || userName.trim() === '') {
+    throw badRequest('invalidValue', 'Attribute "userName" is required.');
+  }
+  if (userName.length > 320) throw badRequest('invalidValue', 'Attribute "userName" is longer than 320 characters.');
+  if (org.usernameFormat === 'email' && !isEmail(userName)) {
+    throw badRequest(
+      'invalidValue',
+      `userName "${userName}" is not an email address. Plumm signs users in by email: set the application's username format to Email in your identity provider.`,
+    );
+  }
+  const email = signInEmail(org, data);
+  if (email === null) {
+    throw badRequest('invalidValue', 'The user has no email address. Plumm signs users in by their primary email: send one in "emails".');
+  }
+  if (!isEmail(email)) throw badRequest('invalidValue', `The primary email "${email}" is not a valid email address.`);
+  if (data.active === undefined) data.active = true;
+  const externalId = typeof data.externalId === 'string' ? data.externalId : null;
+  return { userName, externalId, signInEmail: email, active: data.active === true, data };
+}
+
+/** Refuses a change of userName or sign-in email; the same value in another case is no change. */
+function checkImmutable(org: Organization, before: JsonObject, after: JsonObject): void {
+  if (String(before.userName).toLowerCase() !== String(after.userName ?? '').toLowerCase()) {
+    throw badRequest(
+      'mutability',
+      "userName cannot be changed: Plumm does not support changing a user's username. Deprovision the user and create a new one instead.",
+    );
+  }
+  const was = signInEmail(org, before);
+  const now = signInEmail(org, after);
+  if ((was ?? '').toLowerCase() !== (now ?? '').toLowerCase()) {
+    throw badRequest(
+      'mutability',
+      "The primary email cannot be changed: Plumm does not support changing a user's email address. Deprovision the user and create a new one instead.",
+    );
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505' || /UNIQUE constraint failed/i.test(e?.message ?? '');
+}
+
+function duplicate(userName: string): ScimError {
+  return conflict(`A user with userName "${userName}" already exists in this organization.`);
+}
+
+export class UserService {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(org: Organization, body: unknown): Promise<store.UserRow> {
+    const data = normalizeResource(userResourceType, body);
+    const fields = validate(org, data);
+    const now = new Date().toISOString();
+    const row: store.UserRow = {
+      id: randomUUID(),
+      org_id: org.id,
+      ...store.toColumns(fields),
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      deleted_at: null,
+    };
+    try {
+      await store.insertUser(this.db, row);
+    } catch (err) {
+      // The database's unique index decides, so concurrent creates cannot both win.
+      if (isUniqueViolation(err)) throw duplicate(fields.userName);
+      throw err;
+    }
+    return row;
+  }
+
+  async get(org: Organization, id: string): Promise<store.UserRow> {
+    const row = await store.findLiveUser(this.db, org.id, id);
+    if (!row) throw notFound(`User "${id}" not found.`);
+    return row;
+  }
+
+  async list(org: Organization, q: store.ListQuery) {
+    return store.listUsers(this.db, org.id, q);
+  }
+
+  /** PUT: the body replaces every client-writable attribute (RFC 7644 §3.5.1). */
+  async replace(org: Organization, id: string, body: unknown, ifMatch?: string): Promise<store.UserRow> {
+    const replacement = normalizeResource(userResourceType, body);
+    return this.update(org, id, ifMatch, () => replacement);
+  }
+
+  async patch(org: Organization, id: string, ops: PatchOperation[], ifMatch?: string): Promise<store.UserRow> {
+    return this.update(org, id, ifMatch, (current) => applyPatch(userResourceType, current, ops));
+  }
+
+  /**
+   * Read, change and write under an optimistic version check, retried when a
+   * concurrent writer (this instance or another) committed in between.
+   */
+  private async update(org: Organization, id: string, ifMatch: string | undefined, change: (current: JsonObject) => JsonObject) {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const row = await this.get(org, id);
+      checkIfMatch(ifMatch, row.version);
+      const current = JSON.parse(row.data) as JsonObject;
+      const next = change(structuredClone(current));
+      const fields = validate(org, next);
+      checkImmutable(org, current, next);
+      const now = new Date().toISOString();
+      const columns = store.toColumns(fields);
+      if (columns.data === row.data) return row; // nothing changed: keep version and lastModified
+      let written: boolean;
+      try {
+        written = await store.updateUserIfVersion(this.db, org.id, id, row.version, columns, now);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw duplicate(fields.userName);
+        throw err;
+      }
+      if (written) return { ...row, ...columns, version: row.version + 1, updated_at: now };
+    }
+    throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
+  }
+
+  async delete(org: Organization, id: string, ifMatch?: string): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const row = await this.get(org, id);
+      checkIfMatch(ifMatch, row.version);
+      if (await store.softDeleteUser(this.db, org.id, id, row.version, new Date().toISOString())) return;
+    }
+    throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
+  }
+}
+
+/** If-Match (RFC 7644 §3.14, RFC 7232 §3.1): `*` or a list of ETags, weak comparison. */
+export function checkIfMatch(header: string | undefined, version: number): void {
+  if (header === undefined || header.trim() === '' || header.trim() === '*') return;
+  const want = String(version);
+  const tags = header.split(',').map((t) => t.trim().replace(/^W\//i, '').replace(/^"|"$/g, ''));
+  if (!tags.includes(want)) {
+    throw preconditionFailed('The resource has changed since it was read (If-Match does not match its current version).');
+  }
+}

@@ -1,0 +1,33 @@
+/** Strict JSON request bodies: a clear SCIM error for malformed or hostile JSON. */
+import { ScimError } from '../scim/errors.js';
+
+/** Deeper nesting than any SCIM resource has is refused before it can cost anything. */
+export const MAX_JSON_DEPTH = 32;
+
+function tooDeep(text: string): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+export function parseJsonBody(buf: Buffer): unknown {
+  const text = buf.toString('utf8');
+  if (tooDeep(text)) throw new ScimError(400, `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`, 'invalidSyntax');
+  try {
+    // __proto__ keys become ordinary own properties with JSON.parse; the
+    // resource layer drops them before they reach any object.
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ScimError(400, `The request body is not valid JSON: ${(err as Error).message}`, 'invalidSyntax');
+  }
+}

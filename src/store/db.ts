@@ -1,0 +1,90 @@
+/**
+ * The store: a Kysely instance over SQLite (better-sqlite3) or PostgreSQL
+ * (pg), chosen by DATABASE_URL, with the schema migrated on open.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Generated } from 'kysely';
+import { migrationProvider } from './migrations.js';
+
+export interface OrganizationTable {
+  id: string;
+  name: string;
+  provisioning_enabled: number;
+  username_format: string;
+  created_at: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  org_id: string;
+  hash: string;
+  hint: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface UserTable {
+  seq: Generated<number>;
+  id: string;
+  org_id: string;
+  user_name: string;
+  user_name_ci: string;
+  external_id: string | null;
+  email_ci: string | null;
+  active: number;
+  data: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface Database {
+  organizations: OrganizationTable;
+  api_tokens: ApiTokenTable;
+  users: UserTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** The SQLite file a DATABASE_URL names (`./x.db`, `sqlite:./x.db`, `sqlite:///abs/x.db`, `:memory:`). */
+export function sqlitePath(url: string): string {
+  let path = url.replace(/^sqlite:(\/\/)?/i, '');
+  if (path === '' || path === ':memory:') return ':memory:';
+  return resolve(path);
+}
+
+export async function openStore(url: string): Promise<Store> {
+  if (isPostgresUrl(url)) throw new Error('PostgreSQL is not supported by this build yet');
+  const path = sqlitePath(url);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SqliteDatabase(path);
+  // WAL lets readers run beside the writer; synchronous=FULL makes every
+  // acknowledged commit durable even if the machine loses power.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'schema_migrations', migrationLockTableName: 'schema_migrations_lock' });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}

@@ -1,0 +1,70 @@
+/**
+ * Forward-only schema migrations, one definition for every store. Each entry
+ * runs once and is recorded in `schema_migrations`.
+ */
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001_directory': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('organizations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('provisioning_enabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('username_format', 'text', (c) => c.notNull().defaultTo('email'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('organizations_name').on('organizations').column('name').execute();
+
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('hint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema.createIndex('api_tokens_org').on('api_tokens').column('org_id').execute();
+
+      await db.schema
+        .createTable('users')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('user_name_ci', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('email_ci', 'text')
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('deleted_at', 'text')
+        .execute();
+      // userName is unique per organization without regard to case, among
+      // users not deleted: a deleted user's userName is free for a new create.
+      await db.schema
+        .createIndex('users_org_username_live')
+        .on('users')
+        .columns(['org_id', 'user_name_ci'])
+        .unique()
+        .where(sql.ref('deleted_at'), 'is', null)
+        .execute();
+      await db.schema.createIndex('users_org_seq').on('users').columns(['org_id', 'seq']).execute();
+      await db.schema.createIndex('users_org_external_id').on('users').columns(['org_id', 'external_id']).execute();
+      await db.schema.createIndex('users_org_email').on('users').columns(['org_id', 'email_ci']).execute();
+      await db.schema.createIndex('users_org_updated').on('users').columns(['org_id', 'updated_at']).execute();
+      await db.schema.createIndex('users_org_created').on('users').columns(['org_id', 'created_at']).execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};
