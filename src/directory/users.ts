@@ -12,6 +12,7 @@ import { type JsonObject, normalizeResource, primaryValue } from '../scim/resour
 import { USER_SCHEMA, userResourceType } from '../scim/schema.js';
 import type { Database } from '../store/db.js';
 import * as store from '../store/users.js';
+import { removeUserEverywhere } from '../store/groups.js';
 import type { Organization } from './organizations.js';
 
 const EMAIL = /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:.]+$/;
@@ -186,7 +187,13 @@ export class UserService {
     for (let attempt = 0; attempt < 8; attempt++) {
       const row = await this.get(org, id);
       checkIfMatch(ifMatch, row.version);
-      if (await store.softDeleteUser(this.db, org.id, id, row.version, new Date().toISOString())) return;
+      // Deleting hides the user and ends its group memberships; the profile stays for support to purge.
+      const done = await this.db.transaction().execute(async (trx) => {
+        if (!(await store.softDeleteUser(trx, org.id, id, row.version, new Date().toISOString()))) return false;
+        await removeUserEverywhere(trx, org.id, id);
+        return true;
+      });
+      if (done) return;
     }
     throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
   }

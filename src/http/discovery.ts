@@ -5,10 +5,10 @@
 import { notFound } from '../scim/errors.js';
 import { MAX_RESULTS } from '../scim/query.js';
 import { type JsonObject } from '../scim/resource.js';
-import { LIST_SCHEMA, type ResourceTypeDef, type SchemaDef, allSchemas, userResourceType } from '../scim/schema.js';
+import { LIST_SCHEMA, type ResourceTypeDef, type SchemaDef, allSchemas, groupResourceType, userResourceType } from '../scim/schema.js';
 
 /** Resource types this build serves. */
-export const SERVED_RESOURCE_TYPES: ResourceTypeDef[] = [userResourceType];
+export const SERVED_RESOURCE_TYPES: ResourceTypeDef[] = [userResourceType, groupResourceType];
 
 const SPC_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
 const RT_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ResourceType';

@@ -6,12 +6,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findLiveToken, secretFromAuthorization } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import { type Organization, getOrganization } from '../directory/organizations.js';
+import { GroupService, renderGroup } from '../directory/groups.js';
 import { type RenderContext, UserService, etagOf, renderUser } from '../directory/users.js';
+import { groupsOfUsers } from '../store/groups.js';
+import type { UserRow } from '../store/users.js';
+import type { GroupRow } from '../store/groups.js';
 import { ScimError, badRequest } from '../scim/errors.js';
 import { parsePatchRequest } from '../scim/patch.js';
-import { type ListParams, parseListParams, parseProjection, project } from '../scim/query.js';
+import { type ListParams, isExcluded, parseListParams, parseProjection, project } from '../scim/query.js';
 import { type JsonObject, isObject } from '../scim/resource.js';
-import { LIST_SCHEMA, SEARCH_SCHEMA, userResourceType } from '../scim/schema.js';
+import { LIST_SCHEMA, SEARCH_SCHEMA, groupResourceType, userResourceType } from '../scim/schema.js';
 import type { Store } from '../store/db.js';
 import { resourceTypesResponse, schemasResponse, serviceProviderConfig, singleResourceType, singleSchema } from './discovery.js';
 
@@ -60,6 +64,7 @@ function listResponse(params: ListParams, total: number, resources: JsonObject[]
 export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): Promise<void> {
   const { store, config } = opts;
   const users = new UserService(store.db);
+  const groups = new GroupService(store.db);
 
   /** Every resource endpoint needs a live token of an organization with provisioning on. */
   async function authenticate(req: FastifyRequest): Promise<void> {
@@ -91,59 +96,106 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
   await app.register(async (scoped) => {
     scoped.addHook('preHandler', async (req) => authenticate(req));
 
-    async function listUsers(req: FastifyRequest, reply: FastifyReply, params: ListParams) {
-      const { total, rows } = await users.list(org(req), params);
-      const rendered = rows.map((row) => project(userResourceType, renderUser(row, ctx(req)), params.attributes, params.excludedAttributes));
-      return send(reply, 200, listResponse(params, total, rendered));
+    type Projection = Pick<ListParams, 'attributes' | 'excludedAttributes'>;
+
+    /** Users with their read-only `groups`, read in one query for a whole page. */
+    async function renderUsers(req: FastifyRequest, rows: UserRow[], p: Projection): Promise<JsonObject[]> {
+      const withGroups = !isExcluded('groups', p.attributes, p.excludedAttributes);
+      const memberships = withGroups ? await groupsOfUsers(store.db, rows.map((r) => r.id)) : undefined;
+      return rows.map((row) => {
+        const extra = memberships?.get(row.id)?.length
+          ? { groups: memberships.get(row.id)!.map((g) => ({ value: g.id, display: g.display, $ref: `${ctx(req).scimBase}/Groups/${g.id}`, type: 'direct' })) }
+          : undefined;
+        return project(userResourceType, renderUser(row, ctx(req), extra), p.attributes, p.excludedAttributes);
+      });
     }
 
-    function sendUser(req: FastifyRequest, reply: FastifyReply, status: number, row: Awaited<ReturnType<UserService['get']>>) {
-      const { attributes, excludedAttributes } = parseProjection(queryObject(req));
-      const body = project(userResourceType, renderUser(row, ctx(req)), attributes, excludedAttributes);
+    /** A group, reading its members only when the projection keeps them. */
+    async function renderGroups(req: FastifyRequest, rows: GroupRow[], p: Projection): Promise<JsonObject[]> {
+      const withMembers = !isExcluded('members', p.attributes, p.excludedAttributes);
+      const out: JsonObject[] = [];
+      for (const row of rows) {
+        const members = withMembers ? await groups.members(row.id) : undefined;
+        out.push(project(groupResourceType, renderGroup(row, ctx(req), members), p.attributes, p.excludedAttributes));
+      }
+      return out;
+    }
+
+    async function listUsers(req: FastifyRequest, reply: FastifyReply, params: ListParams) {
+      const { total, rows } = await users.list(org(req), params);
+      return send(reply, 200, listResponse(params, total, await renderUsers(req, rows, params)));
+    }
+
+    async function listGroups(req: FastifyRequest, reply: FastifyReply, params: ListParams) {
+      const { total, rows } = await groups.list(org(req), params);
+      return send(reply, 200, listResponse(params, total, await renderGroups(req, rows, params)));
+    }
+
+    async function sendOne(req: FastifyRequest, reply: FastifyReply, status: number, kind: 'Users' | 'Groups', row: UserRow | GroupRow) {
+      const p = parseProjection(queryObject(req));
+      const [body] = kind === 'Users' ? await renderUsers(req, [row as UserRow], p) : await renderGroups(req, [row as GroupRow], p);
       reply.header('etag', etagOf(row.version));
-      if (status === 201) reply.header('location', `${ctx(req).scimBase}/Users/${row.id}`);
+      if (status === 201) reply.header('location', `${ctx(req).scimBase}/${kind}/${row.id}`);
       return send(reply, status, body);
     }
 
-    scoped.get('/Users', async (req, reply) => listUsers(req, reply, parseListParams(queryObject(req))));
-
-    scoped.post('/Users/.search', async (req, reply) => {
-      const body = req.body;
+    function searchParams(body: unknown): ListParams {
       if (!isObject(body)) throw badRequest('invalidSyntax', 'A search request body must be a JSON object.');
       if (Array.isArray(body.schemas) && !body.schemas.includes(SEARCH_SCHEMA)) {
         throw badRequest('invalidSyntax', `A search request must carry the schema "${SEARCH_SCHEMA}".`);
       }
-      return listUsers(req, reply, parseListParams(body));
-    });
+      return parseListParams(body);
+    }
 
-    scoped.post('/Users', async (req, reply) => sendUser(req, reply, 201, await users.create(org(req), req.body)));
-
-    scoped.get<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
-      const row = await users.get(org(req), req.params.id);
-      const etag = etagOf(row.version);
+    function notModified(req: FastifyRequest, reply: FastifyReply, version: number): boolean {
+      const etag = etagOf(version);
       const inm = req.headers['if-none-match'];
       if (typeof inm === 'string' && inm.split(',').map((t) => t.trim()).includes(etag)) {
-        reply.header('etag', etag);
-        return reply.code(304).send();
+        reply.header('etag', etag).code(304).send();
+        return true;
       }
-      return sendUser(req, reply, 200, row);
+      return false;
+    }
+
+    scoped.get('/Users', async (req, reply) => listUsers(req, reply, parseListParams(queryObject(req))));
+    scoped.post('/Users/.search', async (req, reply) => listUsers(req, reply, searchParams(req.body)));
+    scoped.post('/Users', async (req, reply) => sendOne(req, reply, 201, 'Users', await users.create(org(req), req.body)));
+    scoped.get<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
+      const row = await users.get(org(req), req.params.id);
+      if (notModified(req, reply, row.version)) return reply;
+      return sendOne(req, reply, 200, 'Users', row);
     });
-
     scoped.put<{ Params: { id: string } }>('/Users/:id', async (req, reply) =>
-      sendUser(req, reply, 200, await users.replace(org(req), req.params.id, req.body, ifMatch(req))),
+      sendOne(req, reply, 200, 'Users', await users.replace(org(req), req.params.id, req.body, ifMatch(req))),
     );
-
     scoped.patch<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
       const ops = parsePatchRequest(req.body);
-      return sendUser(req, reply, 200, await users.patch(org(req), req.params.id, ops, ifMatch(req)));
+      return sendOne(req, reply, 200, 'Users', await users.patch(org(req), req.params.id, ops, ifMatch(req)));
     });
-
     scoped.delete<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
       await users.delete(org(req), req.params.id, ifMatch(req));
       return reply.code(204).send();
     });
 
-    // Groups are not served by this version: say so in SCIM terms.
+    scoped.get('/Groups', async (req, reply) => listGroups(req, reply, parseListParams(queryObject(req))));
+    scoped.post('/Groups/.search', async (req, reply) => listGroups(req, reply, searchParams(req.body)));
+    scoped.post('/Groups', async (req, reply) => sendOne(req, reply, 201, 'Groups', await groups.create(org(req), req.body)));
+    scoped.get<{ Params: { id: string } }>('/Groups/:id', async (req, reply) => {
+      const row = await groups.get(org(req), req.params.id);
+      if (notModified(req, reply, row.version)) return reply;
+      return sendOne(req, reply, 200, 'Groups', row);
+    });
+    scoped.put<{ Params: { id: string } }>('/Groups/:id', async (req, reply) =>
+      sendOne(req, reply, 200, 'Groups', await groups.replace(org(req), req.params.id, req.body, ifMatch(req))),
+    );
+    scoped.patch<{ Params: { id: string } }>('/Groups/:id', async (req, reply) => {
+      const ops = parsePatchRequest(req.body);
+      return sendOne(req, reply, 200, 'Groups', await groups.patch(org(req), req.params.id, ops, ifMatch(req)));
+    });
+    scoped.delete<{ Params: { id: string } }>('/Groups/:id', async (req, reply) => {
+      await groups.delete(org(req), req.params.id, ifMatch(req));
+      return reply.code(204).send();
+    });
   });
 
   registerMethodNotAllowed(app, {
@@ -155,6 +207,9 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     '/Users': ['GET', 'POST'],
     '/Users/.search': ['POST'],
     '/Users/:id': ['GET', 'PUT', 'PATCH', 'DELETE'],
+    '/Groups': ['GET', 'POST'],
+    '/Groups/.search': ['POST'],
+    '/Groups/:id': ['GET', 'PUT', 'PATCH', 'DELETE'],
   });
 }
 

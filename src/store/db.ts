@@ -42,10 +42,32 @@ export interface UserTable {
   deleted_at: string | null;
 }
 
+export interface GroupTable {
+  seq: Generated<number>;
+  id: string;
+  org_id: string;
+  display_name: string;
+  display_name_ci: string;
+  external_id: string | null;
+  data: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface GroupMemberTable {
+  group_id: string;
+  user_id: string;
+  org_id: string;
+  added_at: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   api_tokens: ApiTokenTable;
   users: UserTable;
+  groups: GroupTable;
+  group_members: GroupMemberTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -61,6 +61,39 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('users_org_created').on('users').columns(['org_id', 'created_at']).execute();
     },
   },
+  '0002_groups': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('groups')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('display_name_ci', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('groups_org_seq').on('groups').columns(['org_id', 'seq']).execute();
+      await db.schema.createIndex('groups_org_display_name').on('groups').columns(['org_id', 'display_name_ci']).execute();
+      await db.schema.createIndex('groups_org_external_id').on('groups').columns(['org_id', 'external_id']).execute();
+      await db.schema.createIndex('groups_org_updated').on('groups').columns(['org_id', 'updated_at']).execute();
+
+      // Membership is a table of its own, so one member changes one row
+      // whatever the size of the group.
+      await db.schema
+        .createTable('group_members')
+        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('org_id', 'text', (c) => c.notNull())
+        .addColumn('added_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('group_members_user').on('group_members').columns(['user_id', 'group_id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -5,6 +5,7 @@ import type { JsonObject } from '../scim/resource.js';
 import { userResourceType } from '../scim/schema.js';
 import type { Database, UserTable } from './db.js';
 import { type ResourceMapping, compileFilter, compileSortKey } from './filter-sql.js';
+import { userGroupsRelation } from './groups.js';
 
 export const userMapping: ResourceMapping = {
   rt: userResourceType,
@@ -17,6 +18,7 @@ export const userMapping: ResourceMapping = {
     'meta.created': { column: 'users.created_at', kind: 'datetime' },
     'meta.lastModified': { column: 'users.updated_at', kind: 'datetime' },
   },
+  relations: { groups: userGroupsRelation },
 };
 
 export type UserRow = Omit<UserTable, 'seq'> & { seq?: number };
