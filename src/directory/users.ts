@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ScimError, badRequest, conflict, notFound, preconditionFailed } from '../scim/errors.js';
 import { type PatchOperation, applyPatch } from '../scim/patch.js';
-import { type JsonObject, normalizeResource, primaryValue } from '../scim/resource.js';
+import { type JsonObject, isObject, normalizeResource, primaryValue } from '../scim/resource.js';
 import { USER_SCHEMA, userResourceType } from '../scim/schema.js';
 import type { Database } from '../store/db.js';
 import * as store from '../store/users.js';
@@ -52,11 +52,27 @@ export function renderUser(row: store.UserRow, ctx: RenderContext, extra?: JsonO
   };
 }
 
-/** The address a user signs in with: the primary email, or the userName where usernames are emails. */
-function signInEmail(org: Organization, data: JsonObject): string | null {
+function emailValues(data: JsonObject): string[] {
+  if (!Array.isArray(data.emails)) return [];
+  return data.emails.filter(isObject).map((e) => e.value).filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/** The value of the primary email (the one marked primary, else the first), as sent. */
+function primaryEmail(data: JsonObject): string | null {
   const primary = primaryValue(data.emails);
-  if (primary && typeof primary.value === 'string' && primary.value !== '') return primary.value;
-  if (org.usernameFormat === 'email' && typeof data.userName === 'string') return data.userName;
+  return primary && typeof primary.value === 'string' && primary.value !== '' ? primary.value : null;
+}
+
+/**
+ * The address a user signs in with: the primary email when it is an address,
+ * else the first email that is one, else the userName where usernames are emails.
+ */
+function signInEmail(org: Organization, data: JsonObject): string | null {
+  const primary = primaryEmail(data);
+  const candidates = primary ? [primary, ...emailValues(data)] : emailValues(data);
+  const found = candidates.find(isEmail);
+  if (found) return found;
+  if (org.usernameFormat === 'email' && typeof data.userName === 'string' && isEmail(data.userName)) return data.userName;
   return null;
 }
 
@@ -75,25 +91,27 @@ function validate(org: Organization, data: JsonObject): store.UserFields {
   }
   const email = signInEmail(org, data);
   if (email === null) {
-    throw badRequest('invalidValue', 'The user has no email address. Plumm signs users in by their primary email: send one in "emails".');
+    throw badRequest(
+      'invalidValue',
+      'The user has no email address. Plumm signs users in by their primary email: send one in "emails".',
+    );
   }
-  if (!isEmail(email)) throw badRequest('invalidValue', `The primary email "${email}" is not a valid email address.`);
   if (data.active === undefined) data.active = true;
   const externalId = typeof data.externalId === 'string' ? data.externalId : null;
   return { userName, externalId, signInEmail: email, active: data.active === true, data };
 }
 
-/** Refuses a change of userName or sign-in email; the same value in another case is no change. */
+const same = (a: string | null, b: string | null) => (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
+
+/** Refuses a change of userName, primary email or sign-in address; the same value in another case is no change. */
 function checkImmutable(org: Organization, before: JsonObject, after: JsonObject): void {
-  if (String(before.userName).toLowerCase() !== String(after.userName ?? '').toLowerCase()) {
+  if (!same(String(before.userName), typeof after.userName === 'string' ? after.userName : null)) {
     throw badRequest(
       'mutability',
       "userName cannot be changed: Plumm does not support changing a user's username. Deprovision the user and create a new one instead.",
     );
   }
-  const was = signInEmail(org, before);
-  const now = signInEmail(org, after);
-  if ((was ?? '').toLowerCase() !== (now ?? '').toLowerCase()) {
+  if (!same(primaryEmail(before), primaryEmail(after)) || !same(signInEmail(org, before), signInEmail(org, after))) {
     throw badRequest(
       'mutability',
       "The primary email cannot be changed: Plumm does not support changing a user's email address. Deprovision the user and create a new one instead.",

@@ -54,8 +54,10 @@ function parsePathList(text: string | undefined, name: string): AttrPath[] | und
   if (items.length > 100) throw badRequest('invalidValue', `"${name}" lists more than 100 attributes.`);
   return items.map((item) => {
     try {
+      // A value filter (emails[type eq "work"]) is not an attribute name in
+      // RFC 7644 §3.9; clients that send one get the attribute it names.
       const parsed = parsePatchPath(item);
-      if (parsed.filter) throw new FilterSyntaxError('a filter is not allowed here');
+      if (parsed.filter && parsed.sub) return { ...parsed.path, sub: parsed.sub };
       return parsed.sub ? { ...parsed.path, sub: parsed.sub } : parsed.path;
     } catch (err) {
       if (err instanceof FilterSyntaxError) throw badRequest('invalidValue', `"${name}" has an invalid attribute name "${item}".`);
