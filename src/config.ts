@@ -10,6 +10,10 @@ export interface Config {
   /** Largest SCIM request body accepted, in bytes. */
   bodyLimit: number;
   pgPoolSize: number;
+  /** Record every SCIM request in the provisioning log (off only for measuring its cost). */
+  provisioningLog: boolean;
+  /** Provisioning-log events older than this many days are deleted. */
+  eventRetentionDays: number;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -29,5 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : undefined,
     bodyLimit: intFromEnv(env, 'SCIM_BODY_LIMIT', 1024 * 1024),
     pgPoolSize: intFromEnv(env, 'PG_POOL_SIZE', 10),
+    provisioningLog: !/^(off|false|0|no)$/i.test(env.PROVISIONING_LOG ?? ''),
+    eventRetentionDays: intFromEnv(env, 'EVENT_RETENTION_DAYS', 90),
   };
 }

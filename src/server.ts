@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { issueToken } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createOrganization, listOrganizations } from './directory/organizations.js';
+import { deleteOlderThan } from './events/log.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './logger.js';
 import { type Store, openStore } from './store/db.js';
@@ -48,6 +49,18 @@ export async function startServer(config: Config, opts: { seed?: boolean; quiet?
       ].join('\n') + '\n',
     );
   }
+  // Retention: drop provisioning-log events past their age, now and every hour.
+  const prune = async () => {
+    try {
+      const removed = await deleteOlderThan(store.db, config.eventRetentionDays);
+      if (removed > 0) app.log.info({ removed, days: config.eventRetentionDays }, 'provisioning log pruned');
+    } catch (err) {
+      app.log.error({ err }, 'provisioning log pruning failed');
+    }
+  };
+  void prune();
+  const retention = setInterval(() => void prune(), 3_600_000);
+  retention.unref();
   let closed = false;
   return {
     app,
@@ -56,6 +69,7 @@ export async function startServer(config: Config, opts: { seed?: boolean; quiet?
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(retention);
       await app.close();
       await store.close();
     },

@@ -19,6 +19,24 @@ import {
 } from '../directory/organizations.js';
 import { purgeUser } from '../directory/purge.js';
 import { type Store, openStore } from '../store/db.js';
+import { userInfo } from 'node:os';
+import { issueOperatorToken, listOperatorTokens, revokeOperatorToken } from '../auth/operators.js';
+import { type ProvisioningEvent, csvChunks, csvHeader, csvLine, recordNow, searchEvents } from '../events/log.js';
+import { eventQuery } from '../http/admin.js';
+
+/** Who ran the command, for the provisioning log. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+/** Records an operator action in the organization's provisioning log. */
+async function recordAction(store: Store, event: Omit<ProvisioningEvent, 'occurredAt' | 'actor' | 'outcome'>): Promise<void> {
+  await recordNow(store.db, { ...event, occurredAt: new Date().toISOString(), actor: cliActor(), outcome: 'SUCCESS' });
+}
 
 interface Output {
   json?: boolean;
@@ -83,6 +101,13 @@ export function buildCli(): Command {
         const updated = await withStore(async (s) => {
           const o = await resolveOrganization(s.db, ref);
           await setProvisioning(s.db, o.id, enabled);
+          await recordAction(s, {
+            orgId: o.id,
+            action: enabled ? 'Enable provisioning' : 'Disable provisioning',
+            targetType: 'Organization',
+            targetId: o.id,
+            targetName: o.name,
+          });
           return { ...o, provisioningEnabled: enabled };
         });
         print(opts, orgSummary(updated), `Provisioning ${enabled ? 'enabled' : 'disabled'} for ${updated.name} (${updated.id}).`);
@@ -119,7 +144,12 @@ export function buildCli(): Command {
     .argument('<org>', 'organization id or name')
     .option('--json', 'print JSON')
     .action(async (ref: string, opts: Output) => {
-      const issued = await withStore(async (s) => issueToken(s.db, (await resolveOrganization(s.db, ref)).id));
+      const issued = await withStore(async (s) => {
+        const o = await resolveOrganization(s.db, ref);
+        const t = await issueToken(s.db, o.id);
+        await recordAction(s, { orgId: o.id, action: 'Issue API token', targetType: 'Token', targetId: t.id, targetName: t.hint });
+        return t;
+      });
       print(
         opts,
         { id: issued.id, orgId: issued.orgId, token: issued.token, createdAt: issued.createdAt },
@@ -142,7 +172,12 @@ export function buildCli(): Command {
     .argument('<token-id>', 'token id (from token list)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: Output) => {
-      const revoked = await withStore((s) => revokeToken(s.db, id));
+      const revoked = await withStore(async (s) => {
+        const owner = await s.db.selectFrom('api_tokens').select(['org_id', 'hint']).where('id', '=', id).executeTakeFirst();
+        const done = await revokeToken(s.db, id);
+        if (done && owner) await recordAction(s, { orgId: owner.org_id, action: 'Revoke API token', targetType: 'Token', targetId: id, targetName: owner.hint });
+        return done;
+      });
       if (!revoked) throw new NotFoundError(`no live token with id "${id}"`);
       print(opts, { id, revoked: true }, `Token ${id} revoked.`);
     });
@@ -156,8 +191,82 @@ export function buildCli(): Command {
     .option('--force', 'purge even when the user is active')
     .option('--json', 'print JSON')
     .action(async (ref: string, userId: string, opts: Output & { force?: boolean }) => {
-      const result = await withStore(async (s) => purgeUser(s.db, (await resolveOrganization(s.db, ref)).id, userId, { force: !!opts.force }));
+      const result = await withStore(async (s) => {
+        const o = await resolveOrganization(s.db, ref);
+        const r = await purgeUser(s.db, o.id, userId, { force: !!opts.force });
+        await recordAction(s, { orgId: o.id, action: 'Purge user', targetType: 'User', targetId: r.userId, targetName: r.userName, reason: `removed ${r.removed.join(', ')}` });
+        return r;
+      });
       print(opts, result, `Purged user ${result.userId} (${result.userName}): removed ${result.removed.join(', ')}.`);
+    });
+
+  const log = program.command('log').description('the provisioning log');
+  log
+    .command('search')
+    .description('events of an organization, newest first')
+    .argument('<org>', 'organization id or name')
+    .option('--query <text>', 'free text over action, outcome, reason and target')
+    .option('--from <iso>', 'events at or after this time')
+    .option('--to <iso>', 'events before this time')
+    .option('--outcome <outcome>', 'success or failure')
+    .option('--action <action>', 'one action, e.g. "Push new user"')
+    .option('--limit <n>', 'at most this many events (CSV: all when absent)')
+    .option('--json', 'print a JSON array of events')
+    .option('--csv', 'print CSV with a header row')
+    .action(async (ref: string, opts: Output & { query?: string; from?: string; to?: string; outcome?: string; action?: string; limit?: string; csv?: boolean }) => {
+      await withStore(async (s) => {
+        const o = await resolveOrganization(s.db, ref);
+        let q;
+        try {
+          q = eventQuery(o.id, { ...opts, limit: opts.limit ?? (opts.csv ? undefined : '100') });
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        if (opts.csv && opts.limit === undefined) {
+          for await (const chunk of csvChunks(s.db, q)) process.stdout.write(chunk);
+          return;
+        }
+        const { total, events } = await searchEvents(s.db, q);
+        if (opts.csv) {
+          process.stdout.write(csvHeader() + events.map(csvLine).join(''));
+          return;
+        }
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
+          return;
+        }
+        for (const e of events) {
+          const target = e.targetName ?? e.targetId ?? '';
+          process.stdout.write(`${e.occurredAt}  ${e.outcome.padEnd(7)}  ${e.action}  ${target}${e.reason && e.outcome === 'FAILURE' ? `  — ${e.reason}` : ''}\n`);
+        }
+        process.stdout.write(`${events.length} of ${total} events\n`);
+      });
+    });
+
+  const operator = program.command('operator').description('operator credentials for the admin API');
+  const opToken = operator.command('token').description('operator tokens');
+  opToken
+    .command('issue')
+    .argument('<name>', 'who the token is for')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: Output) => {
+      const issued = await withStore((s) => issueOperatorToken(s.db, name));
+      print(opts, issued, `Operator token ${issued.id} for ${issued.name}; shown only once:\n${issued.token}`);
+    });
+  opToken
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (opts: Output) => {
+      const tokens = await withStore((s) => listOperatorTokens(s.db));
+      print(opts, { tokens }, tokens.map((t) => `${t.id}  ${t.name}  ${t.hint}  ${t.revoked_at ? 'revoked' : 'live'}`).join('\n') || 'No operator tokens.');
+    });
+  opToken
+    .command('revoke')
+    .argument('<token-id>', 'operator token id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: Output) => {
+      if (!(await withStore((s) => revokeOperatorToken(s.db, id)))) throw new NotFoundError(`no live operator token "${id}"`);
+      print(opts, { id, revoked: true }, `Operator token ${id} revoked.`);
     });
 
   return program;

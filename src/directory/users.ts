@@ -128,6 +128,12 @@ function duplicate(userName: string): ScimError {
   return conflict(`A user with userName "${userName}" already exists in this organization.`);
 }
 
+export interface UpdateResult {
+  row: store.UserRow;
+  /** Whether the user was active before the change, so callers can tell a deactivation from an update. */
+  wasActive: boolean;
+}
+
 export class UserService {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -165,12 +171,12 @@ export class UserService {
   }
 
   /** PUT: the body replaces every client-writable attribute (RFC 7644 §3.5.1). */
-  async replace(org: Organization, id: string, body: unknown, ifMatch?: string): Promise<store.UserRow> {
+  async replace(org: Organization, id: string, body: unknown, ifMatch?: string): Promise<UpdateResult> {
     const replacement = normalizeResource(userResourceType, body);
     return this.update(org, id, ifMatch, () => replacement);
   }
 
-  async patch(org: Organization, id: string, ops: PatchOperation[], ifMatch?: string): Promise<store.UserRow> {
+  async patch(org: Organization, id: string, ops: PatchOperation[], ifMatch?: string): Promise<UpdateResult> {
     return this.update(org, id, ifMatch, (current) => applyPatch(userResourceType, current, ops));
   }
 
@@ -178,7 +184,7 @@ export class UserService {
    * Read, change and write under an optimistic version check, retried when a
    * concurrent writer (this instance or another) committed in between.
    */
-  private async update(org: Organization, id: string, ifMatch: string | undefined, change: (current: JsonObject) => JsonObject) {
+  private async update(org: Organization, id: string, ifMatch: string | undefined, change: (current: JsonObject) => JsonObject): Promise<UpdateResult> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const row = await this.get(org, id);
       checkIfMatch(ifMatch, row.version);
@@ -188,7 +194,8 @@ export class UserService {
       checkImmutable(org, current, next);
       const now = new Date().toISOString();
       const columns = store.toColumns(fields);
-      if (columns.data === row.data) return row; // nothing changed: keep version and lastModified
+      const wasActive = row.active === 1;
+      if (columns.data === row.data) return { row, wasActive }; // nothing changed: keep version and lastModified
       let written: boolean;
       try {
         written = await store.updateUserIfVersion(this.db, org.id, id, row.version, columns, now);
@@ -196,12 +203,12 @@ export class UserService {
         if (isUniqueViolation(err)) throw duplicate(fields.userName);
         throw err;
       }
-      if (written) return { ...row, ...columns, version: row.version + 1, updated_at: now };
+      if (written) return { row: { ...row, ...columns, version: row.version + 1, updated_at: now }, wasActive };
     }
     throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
   }
 
-  async delete(org: Organization, id: string, ifMatch?: string): Promise<void> {
+  async delete(org: Organization, id: string, ifMatch?: string): Promise<store.UserRow> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const row = await this.get(org, id);
       checkIfMatch(ifMatch, row.version);
@@ -211,7 +218,7 @@ export class UserService {
         await removeUserEverywhere(trx, org.id, id);
         return true;
       });
-      if (done) return;
+      if (done) return row;
     }
     throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
   }

@@ -8,7 +8,9 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { Config } from '../config.js';
 import { ScimError } from '../scim/errors.js';
 import type { Store } from '../store/db.js';
+import { EventRecorder } from '../events/log.js';
 import { parseJsonBody } from './json.js';
+import { adminRoutes } from './admin.js';
 import { scimRoutes } from './scim.js';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -100,9 +102,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         scim = new ScimError(500, `An internal error occurred. Quote request id ${req.id} to Plumm support.`);
       }
     }
+    req.scimError = scim;
     if (scim.status < 500) req.log.info({ status: scim.status, scimType: scim.scimType }, 'request refused');
     if (scim.status === 401) reply.header('www-authenticate', 'Bearer realm="plumm-scim"');
-    reply.code(scim.status).type(SCIM_CONTENT_TYPE).send(scim.toJSON());
+    const type = req.url.startsWith('/admin/') ? 'application/json; charset=utf-8' : SCIM_CONTENT_TYPE;
+    reply.code(scim.status).type(type).send(scim.toJSON());
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -112,7 +116,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       .send(new ScimError(404, `No endpoint at ${req.method} ${req.url.split('?')[0]}.`).toJSON());
   });
 
-  await app.register(scimRoutes, { prefix: '/scim/v2', store: opts.store, config: opts.config });
+  const recorder = opts.config.provisioningLog
+    ? new EventRecorder(opts.store.db, { onError: (err) => app.log.error({ err }, 'provisioning log write failed') })
+    : undefined;
+  if (recorder) app.addHook('onClose', async () => recorder.close());
+  await app.register(scimRoutes, { prefix: '/scim/v2', store: opts.store, config: opts.config, recorder });
+  await app.register(adminRoutes, { prefix: '/admin/api', store: opts.store });
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
 }

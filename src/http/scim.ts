@@ -17,6 +17,8 @@ import { type ListParams, isExcluded, parseListParams, parseProjection, project 
 import { type JsonObject, isObject } from '../scim/resource.js';
 import { LIST_SCHEMA, SEARCH_SCHEMA, groupResourceType, userResourceType } from '../scim/schema.js';
 import type { Store } from '../store/db.js';
+import type { EventRecorder } from '../events/log.js';
+import { recordRequest, userWriteAction } from './provisioning-log.js';
 import { resourceTypesResponse, schemasResponse, serviceProviderConfig, singleResourceType, singleSchema } from './discovery.js';
 
 const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -31,6 +33,7 @@ declare module 'fastify' {
 export interface ScimRouteOptions {
   store: Store;
   config: Config;
+  recorder?: EventRecorder;
 }
 
 function scimBase(req: FastifyRequest, config: Config): string {
@@ -95,6 +98,10 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
 
   await app.register(async (scoped) => {
     scoped.addHook('preHandler', async (req) => authenticate(req));
+    if (opts.recorder) {
+      const recorder = opts.recorder;
+      scoped.addHook('onResponse', async (req, reply) => recordRequest(recorder, req, reply));
+    }
 
     type Projection = Pick<ListParams, 'attributes' | 'excludedAttributes'>;
 
@@ -134,6 +141,9 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     async function sendOne(req: FastifyRequest, reply: FastifyReply, status: number, kind: 'Users' | 'Groups', row: UserRow | GroupRow) {
       const p = parseProjection(queryObject(req));
       const [body] = kind === 'Users' ? await renderUsers(req, [row as UserRow], p) : await renderGroups(req, [row as GroupRow], p);
+      req.logTarget = kind === 'Users'
+        ? { type: 'User', id: row.id, name: (row as UserRow).user_name }
+        : { type: 'Group', id: row.id, name: (row as GroupRow).display_name };
       reply.header('etag', etagOf(row.version));
       if (status === 201) reply.header('location', `${ctx(req).scimBase}/${kind}/${row.id}`);
       return send(reply, status, body);
@@ -165,15 +175,20 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
       if (notModified(req, reply, row.version)) return reply;
       return sendOne(req, reply, 200, 'Users', row);
     });
-    scoped.put<{ Params: { id: string } }>('/Users/:id', async (req, reply) =>
-      sendOne(req, reply, 200, 'Users', await users.replace(org(req), req.params.id, req.body, ifMatch(req))),
-    );
+    scoped.put<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
+      const { row, wasActive } = await users.replace(org(req), req.params.id, req.body, ifMatch(req));
+      req.logAction = userWriteAction(wasActive, row.active === 1);
+      return sendOne(req, reply, 200, 'Users', row);
+    });
     scoped.patch<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
       const ops = parsePatchRequest(req.body);
-      return sendOne(req, reply, 200, 'Users', await users.patch(org(req), req.params.id, ops, ifMatch(req)));
+      const { row, wasActive } = await users.patch(org(req), req.params.id, ops, ifMatch(req));
+      req.logAction = userWriteAction(wasActive, row.active === 1);
+      return sendOne(req, reply, 200, 'Users', row);
     });
     scoped.delete<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
-      await users.delete(org(req), req.params.id, ifMatch(req));
+      const deleted = await users.delete(org(req), req.params.id, ifMatch(req));
+      req.logTarget = { type: 'User', id: deleted.id, name: deleted.user_name };
       return reply.code(204).send();
     });
 

@@ -62,7 +62,42 @@ export interface GroupMemberTable {
   added_at: string;
 }
 
+export interface EventTable {
+  seq: Generated<number>;
+  id: string;
+  org_id: string | null;
+  occurred_at: string;
+  actor: string;
+  token_id: string | null;
+  request_id: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
+  method: string | null;
+  path: string | null;
+  action: string;
+  outcome: string;
+  status: number | null;
+  scim_type: string | null;
+  reason: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  duration_ms: number | null;
+  search_text: string;
+}
+
+export interface OperatorTokenTable {
+  id: string;
+  name: string;
+  hash: string;
+  hint: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
+  events: EventTable;
+  operator_tokens: OperatorTokenTable;
   organizations: OrganizationTable;
   api_tokens: ApiTokenTable;
   users: UserTable;

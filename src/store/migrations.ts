@@ -94,6 +94,48 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('group_members_user').on('group_members').columns(['user_id', 'group_id']).execute();
     },
   },
+  '0003_events': {
+    async up(db: Kysely<any>) {
+      // The provisioning log: one row per SCIM request or operator action.
+      await db.schema
+        .createTable('events')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('org_id', 'text')
+        .addColumn('occurred_at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('token_id', 'text')
+        .addColumn('request_id', 'text')
+        .addColumn('client_ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('method', 'text')
+        .addColumn('path', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('scim_type', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('target_type', 'text')
+        .addColumn('target_id', 'text')
+        .addColumn('target_name', 'text')
+        .addColumn('duration_ms', 'real')
+        .addColumn('search_text', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_org_time').on('events').columns(['org_id', 'occurred_at']).execute();
+      await db.schema.createIndex('events_time').on('events').column('occurred_at').execute();
+      await db.schema.createIndex('events_org_outcome_time').on('events').columns(['org_id', 'outcome', 'occurred_at']).execute();
+
+      await db.schema
+        .createTable('operator_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('hint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
