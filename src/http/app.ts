@@ -4,7 +4,7 @@
  * buildApp never listens, so tests drive it with inject() or listen on port 0.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { ScimError } from '../scim/errors.js';
 import type { Store } from '../store/db.js';
@@ -55,6 +55,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 500 },
+    // Errors the router raises before any handler (a malformed percent-escape
+    // in the path) still answer SCIM JSON.
+    frameworkErrors: (error, req, reply) => {
+      const scim = clientError(error as FastifyError) ?? new ScimError(400, 'The request could not be read.');
+      (reply as FastifyReply).code(scim.status).type(SCIM_CONTENT_TYPE).send(scim.toJSON());
+    },
   });
 
   app.removeAllContentTypeParsers();

@@ -77,7 +77,9 @@ function resolveTarget(map: ResourceMapping, path: AttrPath): Target {
   const canonical = prefix.length === 0 ? def.name + (sub ? `.${sub.name}` : '') : `${prefix[0]}:${def.name}${sub ? `.${sub.name}` : ''}`;
   const relation = map.relations?.[def.name];
   if (relation && prefix.length === 0) return { def, sub, keys: [def.name], canonical, relation, relationSub: sub?.name ?? 'value' };
-  return { def, sub, keys: [...prefix, def.name], canonical, column: map.columns[canonical] };
+  // A multi-valued attribute's keys lead to its list; a single complex one's lead to the sub-attribute.
+  const keys = sub && !def.multiValued ? [...prefix, def.name, sub.name] : [...prefix, def.name];
+  return { def, sub, keys, canonical, column: map.columns[canonical] };
 }
 
 function jsonPath(keys: string[]): string {
