@@ -203,7 +203,17 @@ export class GroupService {
 
   async patch(org: Organization, id: string, ops: PatchOperation[], ifMatch?: string): Promise<store.GroupRow> {
     const split = splitGroupPatch(id, ops);
-    const transform = split.doc.length > 0 ? (current: JsonObject) => applyPatch(groupResourceType, current, split.doc) : undefined;
+    const transform =
+      split.doc.length > 0
+        ? (current: JsonObject) => {
+            const next = applyPatch(groupResourceType, current, split.doc);
+            // RFC 7644 §3.5.2.2: leaving a required attribute unassigned is a mutability error.
+            if (typeof next.displayName !== 'string' || next.displayName.trim() === '') {
+              throw badRequest('mutability', 'Attribute "displayName" is required and cannot be removed.');
+            }
+            return next;
+          }
+        : undefined;
     return this.change(org, id, ifMatch, transform, split.members);
   }
 

@@ -190,8 +190,9 @@ export class UserService {
       checkIfMatch(ifMatch, row.version);
       const current = JSON.parse(row.data) as JsonObject;
       const next = change(structuredClone(current));
-      const fields = validate(org, next);
+      // Immutability first: removing userName is a mutability error (RFC 7644 §3.5.2.2), not a missing value.
       checkImmutable(org, current, next);
+      const fields = validate(org, next);
       const now = new Date().toISOString();
       const columns = store.toColumns(fields);
       const wasActive = row.active === 1;

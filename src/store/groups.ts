@@ -140,7 +140,18 @@ export async function removeAllMembers(db: Kysely<Database>, groupId: string): P
 export async function removeUserEverywhere(db: Kysely<Database>, orgId: string, userId: string): Promise<string[]> {
   const groups = await db.selectFrom('group_members').select('group_id').where('user_id', '=', userId).where('org_id', '=', orgId).execute();
   await db.deleteFrom('group_members').where('user_id', '=', userId).where('org_id', '=', orgId).execute();
-  return groups.map((g) => g.group_id);
+  const ids = groups.map((g) => g.group_id);
+  // The groups' member lists changed, so their versions (ETags) must too.
+  const now = new Date().toISOString();
+  for (const batch of chunks(ids)) {
+    await db
+      .updateTable('groups')
+      .set((eb) => ({ version: eb('version', '+', 1), updated_at: now }))
+      .where('org_id', '=', orgId)
+      .where('id', 'in', batch)
+      .execute();
+  }
+  return ids;
 }
 
 export interface MemberRow {

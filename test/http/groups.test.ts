@@ -510,6 +510,21 @@ describe('listing and filtering /Groups (RFC 7644 §3.4.2)', () => {
     assert.deepEqual(names(byMember), ['Alpha Team']);
   });
 
+  test('attribute names are case-insensitive in filter, sortBy and excludedAttributes (RFC 7643 §2.1); a URN-qualified name works too', async () => {
+    const f = await fx.get(groupFilter('DISPLAYNAME eq "gamma"'));
+    assertStatus(f, 200);
+    assert.deepEqual(names(f), ['Gamma'], f.describe);
+    const urn = await fx.get(groupFilter(`${GROUP_SCHEMA}:displayName eq "Gamma"`));
+    assertStatus(urn, 200);
+    assert.deepEqual(names(urn), ['Gamma'], urn.describe);
+    const s = await fx.get('/Groups?sortBy=DisplayName');
+    assertStatus(s, 200);
+    assert.deepEqual(names(s), ['alpha squad', 'Alpha Team', 'Beta Team', 'Gamma'], s.describe);
+    const e = await fx.get(`/Groups/${g.alphaTeam.id}?excludedAttributes=MEMBERS`);
+    assertStatus(e, 200);
+    assert.ok(!('members' in e.body), e.describe);
+  });
+
   for (const filter of ['displayName eq', 'displayName eq "x" and', 'displayName xx "x"', 'nosuchattr eq "x"']) {
     test(`filter ${filter} is refused with 400 invalidFilter`, async () => {
       assertScimError(await fx.get(groupFilter(filter)), 400, 'invalidFilter');
@@ -773,6 +788,14 @@ describe('PATCH /Groups/:id (RFC 7644 §3.5.2, Okta and Entra shapes)', () => {
     assert.equal(got.displayName, name);
   });
 
+  test('20 concurrent PATCHes each adding one member all take effect', async () => {
+    const users = await newUsers(scim, 20);
+    const g = await newGroup(scim, uniqueName('Concurrent'));
+    const results = await Promise.all(users.map((u) => scim.patch(`/Groups/${g.id}`, patchBody({ op: 'add', path: 'members', value: [{ value: u.id }] }))));
+    for (const r of results) assertPatchOk(r, g.id);
+    await assertMembers(scim, g.id, users.map((u) => u.id));
+  });
+
   test('remove path displayName is refused with 400 mutability (RFC 7644 §3.5.2.2: displayName is required) and applies nothing', async () => {
     const g = await newGroup(scim, uniqueName('Remove name'));
     assertScimError(await scim.patch(`/Groups/${g.id}`, patchBody({ op: 'remove', path: 'displayName' })), 400, 'mutability');
@@ -887,6 +910,15 @@ describe("users show their groups in read-only 'groups' (RFC 7643 §4.1.2)", () 
     assert.deepEqual(res.body.groups ?? [], [], res.describe);
     assert.deepEqual(await groupsOfUser(scim, res.body.id), []);
     await assertMembers(scim, g.id, []);
+  });
+
+  test('a user PATCH on the read-only groups is refused with 400 mutability (RFC 7644 §3.5.2) and joins nothing', async () => {
+    const u = await newUser(scim);
+    const g = await newGroup(scim);
+    const res = await scim.patch(`/Users/${u.id}`, patchBody({ op: 'add', path: 'groups', value: [{ value: g.id }] }));
+    assertScimError(res, 400, 'mutability');
+    await assertMembers(scim, g.id, []);
+    assert.deepEqual(await groupsOfUser(scim, u.id), []);
   });
 
   test('groups sent in a user PUT have no effect: neither joins nor leaves', async () => {
@@ -1021,6 +1053,20 @@ describe('ETags on groups (RFC 7644 §3.14)', () => {
     const changed = await scim.get(`/Groups/${g.id}`, { headers: { 'if-none-match': etag } });
     assertStatus(changed, 200);
     assert.deepEqual(idsOf(changed.body), []);
+  });
+
+  test('concurrent membership PATCHes carrying the same If-Match: exactly one succeeds, the others get 412 (RFC 7232 §3.1, no lost update)', async () => {
+    const { g, etag } = await fresh();
+    const users = await newUsers(scim, 10);
+    const results = await Promise.all(
+      users.map((u) => scim.patch(`/Groups/${g.id}`, patchBody({ op: 'replace', path: 'members', value: [{ value: u.id }] }), { headers: { 'if-match': etag } })),
+    );
+    const ok = results.filter((r) => r.status === 200 || r.status === 204);
+    const refused = results.filter((r) => r.status === 412);
+    assert.equal(ok.length, 1, `exactly one PATCH may pass the If-Match check; statuses: ${results.map((r) => r.status).join(',')}`);
+    assert.equal(refused.length, results.length - 1, `the rest must be 412; statuses: ${results.map((r) => r.status).join(',')}`);
+    const winner = users[results.indexOf(ok[0])];
+    await assertMembers(scim, g.id, [winner.id], 'the one accepted replace');
   });
 
   test('deleting a member user changes the group (its members changed): If-None-Match with the old ETag answers 200 with the new members (RFC 7232 §3.2)', async () => {
