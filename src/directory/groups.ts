@@ -246,8 +246,8 @@ export class GroupService {
         await this.requireUsers(trx, org.id, added);
         if (columns) {
           if (!(await store.updateGroupIfVersion(trx, org.id, id, row.version, columns, now))) return false;
-        } else {
-          await store.touchGroup(trx, org.id, id, now);
+        } else if (!(await store.touchGroup(trx, org.id, id, now, ifMatch ? row.version : undefined))) {
+          return false;
         }
         for (const c of changes) {
           if (c.kind === 'add') await store.addMembers(trx, org.id, id, c.ids, now);

@@ -208,7 +208,11 @@ export function project(rt: ResourceTypeDef, resource: JsonObject, attributes?: 
 /** True when a projection leaves `name` out, so the store need not read it (e.g. group members). */
 export function isExcluded(name: string, attributes?: AttrPath[], excluded?: AttrPath[]): boolean {
   const lower = name.toLowerCase();
-  if (attributes && attributes.length > 0) return !attributes.some((p) => !p.uri && p.attr.toLowerCase() === lower);
-  if (excluded && excluded.length > 0) return excluded.some((p) => !p.uri && !p.sub && p.attr.toLowerCase() === lower);
+  // A core attribute may be named with its schema URN (RFC 7644 §3.10).
+  const isCore = (p: AttrPath) => !p.uri || CORE_SCHEMA_URN.test(p.uri);
+  if (attributes && attributes.length > 0) return !attributes.some((p) => isCore(p) && p.attr.toLowerCase() === lower);
+  if (excluded && excluded.length > 0) return excluded.some((p) => isCore(p) && !p.sub && p.attr.toLowerCase() === lower);
   return false;
 }
+
+const CORE_SCHEMA_URN = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;

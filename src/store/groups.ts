@@ -85,13 +85,16 @@ export async function updateGroupIfVersion(
 }
 
 /** A membership change made the group newer; concurrent changes each add one. */
-export async function touchGroup(db: Kysely<Database>, orgId: string, id: string, now: string): Promise<void> {
-  await db
+export async function touchGroup(db: Kysely<Database>, orgId: string, id: string, now: string, expectedVersion?: number): Promise<boolean> {
+  let query = db
     .updateTable('groups')
     .set((eb) => ({ version: eb('version', '+', 1), updated_at: now }))
     .where('org_id', '=', orgId)
-    .where('id', '=', id)
-    .execute();
+    .where('id', '=', id);
+  // With If-Match the change must apply to the version the client saw.
+  if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 export async function deleteGroup(db: Kysely<Database>, orgId: string, id: string): Promise<boolean> {

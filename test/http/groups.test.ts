@@ -321,6 +321,48 @@ describe('GET /Groups/:id', () => {
   });
 });
 
+describe('attribute names qualified by the schema URN (RFC 7644 §3.10)', () => {
+  test(`attributes=${GROUP_SCHEMA}:members returns the members`, async () => {
+    const u = await newUser(scim);
+    const g = await newGroup(scim, uniqueName('Urn attrs'), [u.id]);
+    const res = await scim.get(`/Groups/${g.id}?attributes=${encodeURIComponent(`${GROUP_SCHEMA}:members`)}`);
+    assertStatus(res, 200);
+    assert.deepEqual(idsOf(res.body), [u.id], `members asked for by full name must be returned: ${res.describe}`);
+  });
+
+  test(`excludedAttributes=${GROUP_SCHEMA}:members leaves the members out`, async () => {
+    const u = await newUser(scim);
+    const g = await newGroup(scim, uniqueName('Urn excl'), [u.id]);
+    const res = await scim.get(`/Groups/${g.id}?excludedAttributes=${encodeURIComponent(`${GROUP_SCHEMA}:members`)}`);
+    assertStatus(res, 200);
+    assert.ok(!('members' in res.body), res.describe);
+    assert.equal(res.body.displayName, g.displayName);
+  });
+
+  test(`attributes=members.value returns members with their value`, async () => {
+    const u = await newUser(scim);
+    const g = await newGroup(scim, uniqueName('Sub attrs'), [u.id]);
+    const res = await scim.get(`/Groups/${g.id}?attributes=members.value`);
+    assertStatus(res, 200);
+    assert.deepEqual(res.body.members, [{ value: u.id }], res.describe);
+  });
+
+  test(`attributes=${USER_SCHEMA}:groups on a user returns its groups`, async () => {
+    const u = await newUser(scim);
+    const g = await newGroup(scim, uniqueName('Urn user groups'), [u.id]);
+    const res = await scim.get(`/Users/${u.id}?attributes=${encodeURIComponent(`${USER_SCHEMA}:groups`)}`);
+    assertStatus(res, 200);
+    assert.deepEqual(((res.body.groups ?? []) as Body[]).map((x) => x.value), [g.id], `groups asked for by full name must be returned: ${res.describe}`);
+  });
+
+  test(`PATCH add with path ${GROUP_SCHEMA}:members adds members`, async () => {
+    const [u1, u2] = await newUsers(scim, 2);
+    const g = await newGroup(scim, uniqueName('Urn patch'), [u1.id]);
+    await patchGroup(scim, g.id, { op: 'add', path: `${GROUP_SCHEMA}:members`, value: [{ value: u2.id }] });
+    await assertMembers(scim, g.id, [u1.id, u2.id]);
+  });
+});
+
 describe('listing and filtering /Groups (RFC 7644 §3.4.2)', () => {
   let fx: ScimClient;
   let u1: Body;
