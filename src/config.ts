@@ -12,6 +12,8 @@ export interface Config {
   pgPoolSize: number;
   /** Record every SCIM request in the provisioning log (off only for measuring its cost). */
   provisioningLog: boolean;
+  /** SCIM requests one token may make a minute; Entra alone may send 25 a second. */
+  rateLimitPerMinute: number;
   /** Provisioning-log events older than this many days are deleted. */
   eventRetentionDays: number;
 }
@@ -35,5 +37,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgPoolSize: intFromEnv(env, 'PG_POOL_SIZE', 10),
     provisioningLog: !/^(off|false|0|no)$/i.test(env.PROVISIONING_LOG ?? ''),
     eventRetentionDays: intFromEnv(env, 'EVENT_RETENTION_DAYS', 90),
+    rateLimitPerMinute: intFromEnv(env, 'SCIM_RATE_LIMIT_PER_MINUTE', 12_000),
   };
 }

@@ -3,7 +3,8 @@
  * authentication that picks the organization from the token.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { findLiveToken, secretFromAuthorization } from '../auth/tokens.js';
+import rateLimit from '@fastify/rate-limit';
+import { findLiveToken, hashToken, secretFromAuthorization } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import { type Organization, getOrganization } from '../directory/organizations.js';
 import { GroupService, renderGroup } from '../directory/groups.js';
@@ -97,6 +98,17 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
   app.get<{ Params: { id: string } }>('/Schemas/:id', async (req, reply) => send(reply, 200, singleSchema(scimBase(req, config), req.params.id)));
 
   await app.register(async (scoped) => {
+    // Per token: the key is a hash of the credential, never the credential itself.
+    await scoped.register(rateLimit, {
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const secret = secretFromAuthorization(req.headers.authorization);
+        return secret ? `token:${hashToken(secret)}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, context) =>
+        new ScimError(429, `Too many requests: at most ${context.max} a minute per token. Retry after ${Math.ceil(context.ttl / 1000)} seconds.`),
+    });
     scoped.addHook('preHandler', async (req) => authenticate(req));
     if (opts.recorder) {
       const recorder = opts.recorder;
