@@ -23,6 +23,7 @@ import { userInfo } from 'node:os';
 import { issueOperatorToken, listOperatorTokens, revokeOperatorToken } from '../auth/operators.js';
 import { type ProvisioningEvent, csvChunks, csvHeader, csvLine, recordNow, searchEvents } from '../events/log.js';
 import { eventQuery } from '../http/admin.js';
+import { addDoctorCommand } from '../doctor/cli.js';
 
 /** Who ran the command, for the provisioning log. */
 function cliActor(): string {
@@ -269,6 +270,7 @@ export function buildCli(): Command {
       print(opts, { id, revoked: true }, `Operator token ${id} revoked.`);
     });
 
+  addDoctorCommand(program);
   return program;
 }
 

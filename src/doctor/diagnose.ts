@@ -14,7 +14,7 @@ export interface Finding {
 /** Okta stops waiting for a SCIM answer after this long. */
 export const OKTA_TIMEOUT_MS = 60_000;
 
-const OKTA_HTML = `Okta shows this as "Invalid JSON: Unexpected character '<'" (the first character of an HTML page).`;
+const OKTA_HTML = `Okta typically shows this as "Invalid JSON: Unexpected character '<'" (the first character of an HTML page).`;
 const ALLOW_FIX =
   "Ask whoever runs that firewall/CDN to let the identity provider's requests through: allow the IdP's published IP addresses (Okta and Microsoft publish theirs), or exempt the /scim/v2 path from the firewall's rules (bot protection, browser challenges, WAF rules), and keep the Authorization header intact.";
 
@@ -27,7 +27,7 @@ interface Vendor {
 }
 
 const has = (h: Record<string, string>, name: string) => (h[name] !== undefined ? `${name} header` : undefined);
-const headerMatches = (h: Record<string, string>, name: string, re: RegExp) => (h[name] !== undefined && re.test(h[name]) ? `${name}: ${h[name]}` : undefined);
+const headerMatches = (h: Record<string, string>, name: string, re: RegExp) => (h[name] !== undefined && re.test(h[name]) ? `"${name}: ${h[name]}" header` : undefined);
 const anyHeader = (h: Record<string, string>, prefix: string) => {
   const k = Object.keys(h).find((n) => n.startsWith(prefix));
   return k ? `${k} header` : undefined;
@@ -93,7 +93,7 @@ export function detectFirewall(headers: Record<string, string>, text: string): {
 export function looksLikeHtml(ex: Exchange): boolean {
   const type = contentType(ex);
   const start = (ex.text ?? '').replace(/^\uFEFF/, '').trimStart().slice(0, 20).toLowerCase();
-  return type === 'text/html' || type === 'application/xhtml+xml' || start.startsWith('<!doctype') || start.startsWith('<html') || start.startsWith('<');
+  return type === 'text/html' || type === 'application/xhtml+xml' || start.startsWith('<');
 }
 
 export function contentType(ex: Exchange): string {

@@ -41,8 +41,11 @@ const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const SPC_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
 
-/** Transport errors after which further requests would only repeat the same failure. */
-const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|CONNECT_TIMEOUT|EHOSTUNREACH|ENETUNREACH|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_GET_ISSUER_CERT|CERT_REVOKED|CERT_UNTRUSTED|HOSTNAME_MISMATCH|ERR_SSL_.*|EPROTO)$/;
+/**
+ * Transport errors after which further requests would only repeat the same
+ * failure (a timeout included: waiting 60 s per check helps nobody).
+ */
+const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|CONNECT_TIMEOUT|EHOSTUNREACH|ENETUNREACH|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_GET_ISSUER_CERT|CERT_REVOKED|CERT_UNTRUSTED|HOSTNAME_MISMATCH|ERR_SSL_.*|EPROTO|TIMEOUT)$/;
 
 /** Removes trailing slashes, query and fragment; keeps user info out of reports. */
 export function normaliseBaseUrl(raw: string): URL {
@@ -114,7 +117,7 @@ class Runner {
 
   /** Runs one request and records its check; returns the exchange and parsed body when it passed (or only warned). */
   async run(step: Step): Promise<{ ok: boolean; body?: unknown; ex?: Exchange; check: CheckResult }> {
-    if (this.unreachable) return { ok: false, check: this.skip(step.name, `Not run: ${this.unreachable.name} could not reach the server.`) };
+    if (this.unreachable) return { ok: false, check: this.skip(step.name, `Not run: "${this.unreachable.name}" got no answer from the server (see above).`) };
     const ex = await this.http.send(step.method, step.path, step.body);
     const check: CheckResult = { name: step.name, status: 'pass', latencyMs: ex.latencyMs, details: { request: `${step.method} ${readable(step.path)}` } };
     this.checks.push(check);
@@ -312,6 +315,8 @@ async function writeChecks(r: Runner): Promise<void> {
   let groupId: string | undefined;
   let userDeleted = false;
   let groupDeleted = false;
+  let userCreateSent = false;
+  let groupCreateSent = false;
   const blocked = r.checks.find((c) => c.name === 'Test API credentials' && c.status === 'fail');
   const skipAll = (why: string) => {
     for (const n of ['Create test user', 'Read test user', 'Update name', 'Deactivate user', 'Reactivate user', 'Create test group', 'Delete test group', 'Delete test user']) r.skip(n, why);
@@ -324,6 +329,7 @@ async function writeChecks(r: Runner): Promise<void> {
   const userPath = () => `/Users/${encodeURIComponent(userId!)}`;
   const patch = (ops: unknown[]) => ({ schemas: [PATCH_SCHEMA], Operations: ops });
   try {
+    userCreateSent = true;
     const created = await r.run({
       name: 'Create test user',
       method: 'POST',
@@ -381,6 +387,7 @@ async function writeChecks(r: Runner): Promise<void> {
       body: patch([{ op: 'replace', value: { active: true } }]),
       verify: (b) => ({ fail: (b as { active?: unknown })?.active !== true ? ['the answer does not show "active": true'] : [] }),
     });
+    groupCreateSent = true;
     const group = await r.run({
       name: 'Create test group',
       method: 'POST',
@@ -397,15 +404,35 @@ async function writeChecks(r: Runner): Promise<void> {
     const del = await r.run({ name: 'Delete test user', method: 'DELETE', path: userPath(), expect: [204, 200] });
     userDeleted = del.ok;
   } finally {
-    await cleanUp(r, { userId: userDeleted ? undefined : userId, groupId: groupDeleted ? undefined : groupId, userName, groupName });
+    await cleanUp(r, {
+      userId: userDeleted ? undefined : userId,
+      groupId: groupDeleted ? undefined : groupId,
+      // A create that failed (timeout, 5xx) may still have happened: look for it by name.
+      findUser: userCreateSent && !userId,
+      findGroup: groupCreateSent && !groupId,
+      userName,
+      groupName,
+    });
   }
 }
 
 /** Deletes what a failed run left behind, and says what remains if that fails too. */
-async function cleanUp(r: Runner, left: { userId?: string; groupId?: string; userName: string; groupName: string }): Promise<void> {
-  if (!left.userId && !left.groupId) return;
+async function cleanUp(
+  r: Runner,
+  left: { userId?: string; groupId?: string; findUser: boolean; findGroup: boolean; userName: string; groupName: string },
+): Promise<void> {
+  if (!left.userId && !left.groupId && !left.findUser && !left.findGroup) return;
   const remaining: string[] = [];
   const started = performance.now();
+  const find = async (kind: 'Users' | 'Groups', filter: string): Promise<string | undefined> => {
+    const ex = await r.http.send('GET', `/${kind}?filter=${encodeURIComponent(filter)}`);
+    const parsed = ex.status === 200 ? parseJson(ex.text) : undefined;
+    const hit = parsed?.ok ? (parsed.value as { Resources?: { id?: unknown }[] }).Resources?.[0]?.id : undefined;
+    return typeof hit === 'string' ? hit : undefined;
+  };
+  if (left.findGroup) left.groupId = await find('Groups', `displayName eq "${left.groupName}"`);
+  if (left.findUser) left.userId = await find('Users', `userName eq "${left.userName}"`);
+  if (!left.userId && !left.groupId) return;
   if (left.groupId) {
     const ex = await r.http.send('DELETE', `/Groups/${encodeURIComponent(left.groupId)}`);
     if (!(ex.status === 204 || ex.status === 200 || ex.status === 404)) remaining.push(`group "${left.groupName}" (id ${left.groupId})`);

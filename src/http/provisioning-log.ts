@@ -98,7 +98,10 @@ export function classify(req: FastifyRequest): { action: string; target?: EventT
 }
 
 /** The action of a user write, once its effect on `active` is known. */
-export function userWriteAction(wasActive: boolean, isActive: boolean): string {
+export function userWriteAction(req: FastifyRequest, wasActive: boolean, isActive: boolean): string {
+  // What the IdP asked for names the action, even when the user was already in that state.
+  const asked = classify(req).action;
+  if (asked === 'Push user deactivation' || asked === 'Reactivate user') return asked;
   if (wasActive && !isActive) return 'Push user deactivation';
   if (!wasActive && isActive) return 'Reactivate user';
   return 'Push profile update';

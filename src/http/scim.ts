@@ -70,21 +70,44 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
   const users = new UserService(store.db);
   const groups = new GroupService(store.db);
 
-  /** Every resource endpoint needs a live token of an organization with provisioning on. */
-  async function authenticate(req: FastifyRequest): Promise<void> {
+  /**
+   * Finds the organization a request's token belongs to, before the body is
+   * read, so that even a request with a malformed body is logged against its
+   * organization. Nothing is refused here: see requireAuth.
+   */
+  async function identify(req: FastifyRequest): Promise<void> {
     const secret = secretFromAuthorization(req.headers.authorization);
-    if (!secret) throw new ScimError(401, 'Authentication required: send the Plumm SCIM API token in the Authorization header as "Bearer <token>".');
+    if (!secret) return;
     const token = await findLiveToken(store.db, secret);
-    // Unknown and revoked tokens get the same answer.
-    if (!token) throw new ScimError(401, 'The API token is not valid. It may have been revoked: ask Plumm support for a new one.');
-    const org = await getOrganization(store.db, token.orgId);
-    if (!org) throw new ScimError(401, 'The API token is not valid. It may have been revoked: ask Plumm support for a new one.');
+    const org = token ? await getOrganization(store.db, token.orgId) : undefined;
+    if (!token || !org) return;
     req.org = org;
     req.tokenId = token.id;
     req.log = req.log.child({ orgId: org.id });
-    if (!org.provisioningEnabled) {
+  }
+
+  /** Every resource endpoint needs a live token of an organization with provisioning on. */
+  async function requireAuth(req: FastifyRequest): Promise<void> {
+    if (!req.org) {
+      if (!secretFromAuthorization(req.headers.authorization)) {
+        throw new ScimError(401, 'Authentication required: send the Plumm SCIM API token in the Authorization header as "Bearer <token>".');
+      }
+      // Unknown and revoked tokens get the same answer.
+      throw new ScimError(401, 'The API token is not valid. It may have been revoked: ask Plumm support for a new one.');
+    }
+    if (!req.org.provisioningEnabled) {
       throw new ScimError(403, 'Provisioning is not enabled for this organization. Contact Plumm support to enable it.');
     }
+  }
+
+  app.addHook('onRequest', async (req) => identify(req));
+  if (opts.recorder) {
+    const recorder = opts.recorder;
+    // Every request that carries a credential is recorded, wrong ones included;
+    // discovery without one is not an organization's request.
+    app.addHook('onResponse', async (req, reply) => {
+      if (req.org || req.headers.authorization !== undefined || !isDiscovery(req.url)) recordRequest(recorder, req, reply);
+    });
   }
 
   const ctx = (req: FastifyRequest): RenderContext => ({ scimBase: scimBase(req, config) });
@@ -109,11 +132,7 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
       errorResponseBuilder: (_req, context) =>
         new ScimError(429, `Too many requests: at most ${context.max} a minute per token. Retry after ${Math.ceil(context.ttl / 1000)} seconds.`),
     });
-    scoped.addHook('preHandler', async (req) => authenticate(req));
-    if (opts.recorder) {
-      const recorder = opts.recorder;
-      scoped.addHook('onResponse', async (req, reply) => recordRequest(recorder, req, reply));
-    }
+    scoped.addHook('onRequest', async (req) => requireAuth(req));
 
     type Projection = Pick<ListParams, 'attributes' | 'excludedAttributes'>;
 
@@ -189,13 +208,13 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     });
     scoped.put<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
       const { row, wasActive } = await users.replace(org(req), req.params.id, req.body, ifMatch(req));
-      req.logAction = userWriteAction(wasActive, row.active === 1);
+      req.logAction = userWriteAction(req, wasActive, row.active === 1);
       return sendOne(req, reply, 200, 'Users', row);
     });
     scoped.patch<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
       const ops = parsePatchRequest(req.body);
       const { row, wasActive } = await users.patch(org(req), req.params.id, ops, ifMatch(req));
-      req.logAction = userWriteAction(wasActive, row.active === 1);
+      req.logAction = userWriteAction(req, wasActive, row.active === 1);
       return sendOne(req, reply, 200, 'Users', row);
     });
     scoped.delete<{ Params: { id: string } }>('/Users/:id', async (req, reply) => {
@@ -225,6 +244,11 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     });
   });
 
+  // Anything else under /scim/v2 is an unknown endpoint, answered (and logged) here.
+  app.all('/*', async (req) => {
+    throw new ScimError(404, `No endpoint at ${req.method} ${req.url.split('?')[0]}.`);
+  });
+
   registerMethodNotAllowed(app, {
     '/ServiceProviderConfig': ['GET'],
     '/ResourceTypes': ['GET'],
@@ -238,6 +262,10 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     '/Groups/.search': ['POST'],
     '/Groups/:id': ['GET', 'PUT', 'PATCH', 'DELETE'],
   });
+}
+
+function isDiscovery(url: string): boolean {
+  return /\/scim\/v2\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/|\?|$)/i.test(url);
 }
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const;
