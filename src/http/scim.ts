@@ -236,7 +236,17 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     );
     scoped.patch<{ Params: { id: string } }>('/Groups/:id', async (req, reply) => {
       const ops = parsePatchRequest(req.body);
-      return sendOne(req, reply, 200, 'Groups', await groups.patch(org(req), req.params.id, ops, ifMatch(req)));
+      const row = await groups.patch(org(req), req.params.id, ops, ifMatch(req));
+      // A membership change must not cost a read of every member: unless the
+      // client asks for attributes, answer 204 (RFC 7644 §3.5.2 allows it;
+      // Okta and Entra accept it for groups).
+      const q = queryObject(req);
+      if (q.attributes === undefined && q.excludedAttributes === undefined) {
+        req.logTarget = { type: 'Group', id: row.id, name: row.display_name };
+        reply.header('etag', etagOf(row.version));
+        return reply.code(204).send();
+      }
+      return sendOne(req, reply, 200, 'Groups', row);
     });
     scoped.delete<{ Params: { id: string } }>('/Groups/:id', async (req, reply) => {
       await groups.delete(org(req), req.params.id, ifMatch(req));

@@ -107,14 +107,10 @@ export async function deleteGroup(db: Kysely<Database>, orgId: string, id: strin
 export async function liveUserIds(db: Kysely<Database>, orgId: string, ids: string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (const batch of chunks([...new Set(ids)])) {
-    const rows = await db
-      .selectFrom('users')
-      .select('id')
-      .where('org_id', '=', orgId)
-      .where('deleted_at', 'is', null)
-      .where('id', 'in', batch)
-      .execute();
-    for (const r of rows) found.add(r.id);
+    // Look up by the unique id alone (a filter on org_id makes SQLite scan the
+    // organization); organization and liveness are checked here.
+    const rows = await db.selectFrom('users').select(['id', 'org_id', 'deleted_at']).where('id', 'in', batch).execute();
+    for (const r of rows) if (r.org_id === orgId && r.deleted_at === null) found.add(r.id);
   }
   return found;
 }

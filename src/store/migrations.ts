@@ -136,6 +136,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_live_users_index': {
+    async up(db: Kysely<any>) {
+      // Paging and counting live users reads only live rows, in seq order.
+      await db.schema
+        .createIndex('users_org_live_seq')
+        .on('users')
+        .columns(['org_id', 'seq'])
+        .where(sql.ref('deleted_at'), 'is', null)
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,508 @@
+/**
+ * `npm run bench`: seeds a large organization and measures the SCIM service
+ * against a plain Fastify baseline measured in the same run, on loopback only.
+ *
+ *   npm run bench                      100,000 users, 10 s per workload, 10 connections
+ *   npm run bench -- --quick           10,000 users, smaller groups, 3 s per workload
+ *   npm run bench -- --duration 20 --connections 16
+ *   npm run bench -- --store postgres  (not yet: exits 2)
+ *
+ * The service and the baseline each run in a child process under
+ * `node --import tsx`; the load generator (autocannon) runs here. Each load
+ * workload is paired with a baseline run (half before, half after it) and
+ * reported as a ratio, since the machines are shared and noisy. Results
+ * go to stdout as a table and to .tmp/bench-latest.json. The exit code is 1
+ * when any request of a workload that should only succeed did not.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ReadyMessage, SeedSpec } from './server.js';
+import { seededUserName, userBody } from './data.js';
+import { type LoadResult, type RawLoad, pool, runLoad, serialAgent, strip, summarize, timed, timedOk } from './load.js';
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  quick: boolean;
+  duration: number;
+  connections: number;
+  store: 'sqlite';
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--duration <seconds>] [--connections <n>] [--store sqlite]`;
+
+function usageError(message: string): never {
+  console.error(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  let quick = false;
+  let duration: number | undefined;
+  let connections = 10;
+  let store = 'sqlite';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usageError(`${flag} needs a value`);
+      return v;
+    };
+    const positiveInt = (v: string, max: number) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > max) usageError(`${flag} takes a whole number from 1 to ${max}, not "${v}"`);
+      return n;
+    };
+    switch (flag) {
+      case '--quick':
+        quick = true;
+        break;
+      case '--duration':
+        duration = positiveInt(value(), 120);
+        break;
+      case '--connections':
+        connections = positiveInt(value(), 256);
+        break;
+      case '--store':
+        store = value().toLowerCase();
+        break;
+      case '-h':
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+      default:
+        usageError(`unknown option "${arg}"`);
+    }
+  }
+  if (store === 'postgres' || store === 'postgresql') {
+    console.error('bench: only --store sqlite is supported for now; the PostgreSQL store is not built yet.');
+    process.exit(2);
+  }
+  if (store !== 'sqlite') usageError(`--store takes sqlite (postgres later), not "${store}"`);
+  return { quick, duration: duration ?? (quick ? 3 : 10), connections, store: 'sqlite' };
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+/** Sizes of the run. */
+const plan = opts.quick
+  ? { users: 10_000, smallGroup: 1_000, addTotal: 3_000, addBatch: 1_000, removals: 20, fullRemovals: 5, warmup: 1 }
+  : { users: 100_000, smallGroup: 1_000, addTotal: 10_000, addBatch: 1_000, removals: 50, fullRemovals: 10, warmup: 2 };
+
+/** The whole run is bounded; past this it stops itself. */
+const WATCHDOG_MS = 9 * 60_000;
+
+// ---------------------------------------------------------------- output
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const fmtInt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const kib = (bytes: number) => `${fmt(bytes / 1024, bytes < 10 * 1024 ? 1 : 0)} KiB`;
+
+function table(headers: string[], rows: string[][], rightAlign: boolean[]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------- children
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const children = new Set<ChildProcess>();
+
+/** Forks a bench entry under `node --import tsx` and waits for its ready message. */
+function startChild<T extends { type: string }>(file: string, args: string[], timeoutMs: number): Promise<{ child: ChildProcess; ready: T }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(here, file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} was not ready within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const onMessage = (msg: T) => {
+      if (msg?.type !== 'ready') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve({ child, ready: msg });
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`${file} exited (code ${code}, signal ${signal}) before it was ready`));
+    });
+  });
+}
+
+/** Asks a child to stop, and kills it if it has not within a few seconds. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve();
+    });
+    if (child.connected) child.send({ type: 'stop' });
+    else child.kill('SIGTERM');
+  });
+}
+
+function childRss(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(NaN), 2_000);
+    const onMessage = (msg: { type?: string; rss?: number }) => {
+      if (msg?.type !== 'rss') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(msg.rss ?? NaN);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'rss' });
+  });
+}
+
+// ---------------------------------------------------------------- workloads
+
+interface LoadRow extends LoadResult {
+  name: string;
+  description: string;
+  /** The baseline measured around this workload: half its duration just before, half just after. */
+  baseline: LoadResult;
+  /** This workload's req/s over its paired baseline's. */
+  ratio: number;
+}
+
+const failures: string[] = [];
+
+function checkAllOk(name: string, r: LoadResult): void {
+  if (r.non2xx > 0 || r.errors > 0) {
+    const codes = Object.entries(r.statuses)
+      .filter(([code]) => !code.startsWith('2'))
+      .map(([code, n]) => `${n}×${code}`)
+      .join(', ');
+    failures.push(`${name}: ${r.non2xx} non-2xx answers${codes ? ` (${codes})` : ''}, ${r.errors} connection errors or timeouts`);
+  }
+}
+
+const randInt = (n: number) => Math.floor(Math.random() * n);
+
+async function main(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    log(`still running after ${WATCHDOG_MS / 60_000} minutes: stopping`);
+    void shutdown(1);
+  }, WATCHDOG_MS);
+  watchdog.unref();
+
+  const runStarted = Date.now();
+  log(`${opts.quick ? 'quick' : 'full'} run: ${fmtInt(plan.users)} users, ${opts.duration} s per workload (+${plan.warmup} s warm-up), ${opts.connections} connections, store ${opts.store}`);
+
+  const tmp = mkdtempSync(join(tmpdir(), 'plumm-scim-bench-'));
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+
+  // Baseline first, so seeding does not overlap it.
+  const baseline = await startChild<{ type: 'ready'; url: string }>('baseline.ts', [], 60_000);
+
+  const spec: SeedSpec = { dbPath: join(tmp, 'bench.db'), users: plan.users, smallGroup: plan.smallGroup, batch: 5_000 };
+  log(`seeding ${fmtInt(plan.users)} users and groups of ${fmtInt(plan.smallGroup)} and ${fmtInt(plan.users)} members…`);
+  const service = await startChild<ReadyMessage>('server.ts', [JSON.stringify(spec)], 5 * 60_000);
+  const s = service.ready;
+  log(`seeded in ${fmt(s.seedMs.total / 1000)} s (users ${fmt(s.seedMs.users / 1000)} s = ${fmtInt(plan.users / (s.seedMs.users / 1000))} users/s, groups ${fmt(s.seedMs.groups / 1000)} s); service at ${s.url}`);
+
+  const scim = `${s.url}/scim/v2`;
+  const auth = { authorization: `Bearer ${s.token}`, accept: 'application/scim+json' };
+  const jsonHeaders = { ...auth, 'content-type': 'application/scim+json' };
+  const n = s.userIds.length;
+  const runTag = Date.now().toString(36);
+
+  await preflight(scim, auth, jsonHeaders, s);
+
+  const rows: LoadRow[] = [];
+  const ping = { method: 'GET', path: '/ping' };
+  const baselineRuns: RawLoad[] = [];
+  const loadBaseline = (duration: number) => runLoad({ url: baseline.ready.url, connections: opts.connections, duration, request: ping });
+
+  /**
+   * Measures one workload against a baseline paired with it: baseline for
+   * half the duration, the workload for the full duration, baseline for the
+   * other half. Noise that drifts slowly over the three cancels in the ratio.
+   */
+  async function measure(name: string, description: string, request: Parameters<typeof runLoad>[0]['request'], headers: Record<string, string>): Promise<LoadRow> {
+    log(`${name}: warm-up ${plan.warmup} s, then baseline ${opts.duration / 2} s, workload ${opts.duration} s, baseline ${opts.duration / 2} s…`);
+    const warm = await runLoad({ url: s.url, connections: opts.connections, duration: plan.warmup, headers, request });
+    checkAllOk(`${name} (warm-up)`, warm);
+    const before = await loadBaseline(opts.duration / 2);
+    const r = await runLoad({ url: s.url, connections: opts.connections, duration: opts.duration, headers, request });
+    const after = await loadBaseline(opts.duration / 2);
+    checkAllOk(name, r);
+    checkAllOk(`${name} (baseline)`, pool([before, after]));
+    baselineRuns.push(before, after);
+    const base = pool([before, after]);
+    const row: LoadRow = { name, description, ...strip(r), baseline: strip(base), ratio: r.reqPerSec / base.reqPerSec };
+    rows.push(row);
+    log(`${name}: ${fmtInt(r.reqPerSec)} req/s, p99 ${fmt(r.p99, 2)} ms; baseline ${fmtInt(base.reqPerSec)} req/s, p99 ${fmt(base.p99, 2)} ms${r.non2xx + r.errors > 0 ? `; ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+    return row;
+  }
+
+  log(`baseline warm-up ${plan.warmup} s…`);
+  checkAllOk('baseline (warm-up)', await loadBaseline(plan.warmup));
+
+  // Issue 2: users.
+  await measure('users: filter userName eq', 'GET /Users?filter=userName eq "<random seeded user>"', {
+    method: 'GET',
+    setupRequest: (req) => ({ ...req, path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${seededUserName(randInt(n))}"`)}` }),
+  }, auth);
+  await measure('users: page of 100', 'GET /Users?startIndex=<random>&count=100', {
+    method: 'GET',
+    setupRequest: (req) => ({ ...req, path: `/scim/v2/Users?startIndex=${1 + randInt(n - 99)}&count=100` }),
+  }, auth);
+  let created = 0;
+  await measure('users: create', 'POST /Users (unique userNames)', {
+    method: 'POST',
+    setupRequest: (req) => {
+      const k = created++;
+      return { ...req, path: '/scim/v2/Users', body: JSON.stringify(userBody(`bench.new.${runTag}.${k}@example.com`, k)) };
+    },
+  }, jsonHeaders);
+  let patched = 0;
+  const patchOffset = randInt(n);
+  const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] });
+  await measure('users: PATCH deactivate', 'PATCH /Users/<varying id> {replace active false}', {
+    method: 'PATCH',
+    setupRequest: (req) => ({ ...req, path: `/scim/v2/Users/${s.userIds[(patchOffset + patched++) % n]}`, body: deactivate }),
+  }, jsonHeaders);
+
+  // Issue 3 (b): reading a group without its members must not depend on its size.
+  const small = await measure(`groups: GET ${fmtInt(plan.smallGroup)} members, excl.`, `GET /Groups/<id>?excludedAttributes=members (${fmtInt(plan.smallGroup)} members)`, {
+    method: 'GET',
+    path: `/scim/v2/Groups/${s.groups.small}?excludedAttributes=members`,
+  }, auth);
+  const large = await measure(`groups: GET ${fmtInt(s.largeGroupSize)} members, excl.`, `GET /Groups/<id>?excludedAttributes=members (${fmtInt(s.largeGroupSize)} members)`, {
+    method: 'GET',
+    path: `/scim/v2/Groups/${s.groups.large}?excludedAttributes=members`,
+  }, auth);
+
+  const allBaseline = pool(baselineRuns);
+  const rssAfterLoad = await childRss(service.child);
+
+  // One-at-a-time latency of the baseline, to set the serial group figures against.
+  const pingSerial: number[] = [];
+  for (let i = 0; i < 200; i++) pingSerial.push((await timedOk('GET', `${baseline.ready.url}/ping`, {})).ms);
+  const pingSerialStats = summarize(pingSerial);
+
+  // Issue 3 (a): Entra-style adds, 1,000 members a PATCH, one PATCH after the other.
+  const adds = await addMembers(scim, jsonHeaders, s, runTag);
+
+  // Issue 3 (c): removing one member of the largest group.
+  log(`groups: ${plan.removals} removals of one member from the ${fmtInt(s.largeGroupSize)}-member group (?excludedAttributes=members)…`);
+  const removeExcl = await removals(scim, jsonHeaders, s.groups.large, s.userIds.slice(n - plan.removals), '?excludedAttributes=members');
+  log(`groups: ${plan.fullRemovals} removals as an IdP sends them (no query: the answer carries every member)…`);
+  const removeFull = await removals(scim, jsonHeaders, s.groups.large, s.userIds.slice(n - plan.removals - plan.fullRemovals, n - plan.removals), '');
+  log(`groups: GET the ${fmtInt(s.largeGroupSize)}-member group with its members…`);
+  const fullGets: { ms: number; bytes: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await timedOk('GET', `${scim}/Groups/${s.groups.large}`, auth);
+    fullGets.push({ ms: r.ms, bytes: r.bytes });
+  }
+  const rssEnd = await childRss(service.child);
+
+  // ------------------------------------------------------------ report
+  const rowsOut = rows.map((r) => [r.name, fmtInt(r.reqPerSec), fmt(r.p50, 2), fmt(r.p99, 2), fmtInt(r.baseline.reqPerSec), fmt(r.baseline.p99, 2), `${fmt(r.ratio, 3)}×`]);
+  const out: string[] = [];
+  out.push('');
+  out.push(`plumm-scim bench — ${opts.quick ? 'quick' : 'full'} run, store sqlite, ${fmtInt(n)} seeded users, ${opts.connections} connections, ${opts.duration} s per workload`);
+  out.push(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); server and baseline each in a child process, load generator (autocannon) in the parent`);
+  out.push('service at its defaults (provisioning log on), except the per-token rate limit, raised out of reach (the limiter still runs)');
+  out.push(`seeding: ${fmtInt(plan.users)} users in ${fmt(s.seedMs.users / 1000)} s (${fmtInt(plan.users / (s.seedMs.users / 1000))} users/s, through UserService.create in ${fmtInt(spec.batch)}-user transactions), groups of ${fmtInt(plan.smallGroup)} and ${fmtInt(s.largeGroupSize)} members in ${fmt(s.seedMs.groups / 1000)} s`);
+  out.push('');
+  out.push('Load (closed loop). Each workload has its own baseline (plain Fastify GET /ping), run half just before it and half just after;');
+  out.push('ratio = workload req/s ÷ that baseline req/s.');
+  out.push(table(['workload', 'req/s', 'p50 ms', 'p99 ms', 'base req/s', 'base p99', 'ratio'], rowsOut, [false, true, true, true, true, true, true]));
+  const baseRates = baselineRuns.map((r) => r.reqPerSec);
+  out.push(`baseline over the run: ${fmtInt(allBaseline.reqPerSec)} req/s, p99 ${fmt(allBaseline.p99, 2)} ms; its halves ranged ${fmtInt(Math.min(...baseRates))}–${fmtInt(Math.max(...baseRates))} req/s (the machine's noise)`);
+  out.push('');
+  out.push(
+    `Groups, excludedAttributes=members: p99 ${fmt(small.p99, 2)} ms at ${fmtInt(plan.smallGroup)} members vs ${fmt(large.p99, 2)} ms at ${fmtInt(s.largeGroupSize)} members ` +
+      `(${fmt(large.p99 / small.p99, 2)}×); req/s vs baseline ${fmt(small.ratio, 3)}× vs ${fmt(large.ratio, 3)}× (${fmt(large.ratio / small.ratio, 2)}×)`,
+  );
+  out.push('');
+  out.push(`Groups, one request at a time (one keep-alive connection; serial baseline GET /ping p50 ${fmt(pingSerialStats.p50, 2)} ms, p99 ${fmt(pingSerialStats.p99, 2)} ms):`);
+  const serialRows: string[][] = [];
+  for (const a of adds) {
+    serialRows.push([
+      `add ${fmtInt(plan.addTotal)} members, ${fmtInt(plan.addBatch)}/PATCH${a.query ? ' (excl.)' : ''}`,
+      `${fmtInt(a.membersPerSec)} members/s`,
+      fmt(a.stats.p50, 1),
+      `slowest batch ${fmt(a.stats.max, 1)}`,
+      `last answer ${kib(a.lastBytes)}`,
+    ]);
+  }
+  for (const [label, r] of [
+    [`remove 1 of ${fmtInt(s.largeGroupSize)} (excl.), ×${plan.removals}`, removeExcl],
+    [`remove 1 of ${fmtInt(s.largeGroupSize)} (IdP style), ×${plan.fullRemovals}`, removeFull],
+  ] as const) {
+    serialRows.push([label, `${fmt(r.perSec, 1)} PATCH/s`, fmt(r.stats.p50, 1), `p99 ${fmt(r.stats.p99, 1)}`, `answer ${kib(r.bytes)}`]);
+  }
+  const fullGetStats = summarize(fullGets.map((g) => g.ms));
+  serialRows.push([`GET ${fmtInt(s.largeGroupSize)}-member group with members, ×${fullGets.length}`, '', fmt(fullGetStats.p50, 1), `max ${fmt(fullGetStats.max, 1)}`, `answer ${kib(fullGets[0].bytes)}`]);
+  out.push(table(['operation', 'rate', 'p50 ms', 'tail ms', 'size'], serialRows, [false, true, true, true, true]));
+  out.push('');
+  out.push(`server RSS: ${fmt(rssAfterLoad / 2 ** 20, 0)} MiB after the load workloads, ${fmt(rssEnd / 2 ** 20, 0)} MiB at the end`);
+  out.push(`total time ${fmt((Date.now() - runStarted) / 1000)} s`);
+  if (failures.length > 0) {
+    out.push('');
+    out.push('FAILED: requests that should all succeed did not:');
+    for (const f of failures) out.push(`  - ${f}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+
+  const results = {
+    date: new Date().toISOString(),
+    mode: opts.quick ? 'quick' : 'full',
+    options: opts,
+    machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model },
+    seed: { users: plan.users, smallGroup: plan.smallGroup, largeGroup: s.largeGroupSize, ms: s.seedMs },
+    baseline: { overall: strip(allBaseline), halvesReqPerSec: baselineRuns.map((r) => r.reqPerSec), serialPingMs: pingSerialStats },
+    load: rows,
+    groups: {
+      getExcludedMembers: {
+        small: { members: plan.smallGroup, p99: small.p99, reqPerSec: small.reqPerSec, ratio: small.ratio },
+        large: { members: s.largeGroupSize, p99: large.p99, reqPerSec: large.reqPerSec, ratio: large.ratio },
+        p99Ratio: large.p99 / small.p99,
+      },
+      add: adds.map((a) => ({ query: a.query, members: plan.addTotal, batch: plan.addBatch, membersPerSec: a.membersPerSec, slowestBatchMs: a.stats.max, batchMs: a.batches, lastAnswerBytes: a.lastBytes })),
+      removeOne: {
+        excludedMembers: { count: plan.removals, ...removeExcl.stats, answerBytes: removeExcl.bytes },
+        idpStyle: { count: plan.fullRemovals, ...removeFull.stats, answerBytes: removeFull.bytes },
+      },
+      getLargeWithMembers: { ...fullGetStats, bytes: fullGets[0].bytes },
+    },
+    serverRssBytes: { afterLoad: rssAfterLoad, end: rssEnd },
+    failures,
+  };
+  const resultsDir = fileURLToPath(new URL('../.tmp/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'bench-latest.json'), JSON.stringify(results, null, 2) + '\n');
+  log(`results written to .tmp/bench-latest.json`);
+
+  await shutdown(failures.length > 0 ? 1 : 0);
+}
+
+/** Checks that each workload's request does what it claims before loading it. */
+async function preflight(scim: string, auth: Record<string, string>, jsonHeaders: Record<string, string>, s: ReadyMessage): Promise<void> {
+  const n = s.userIds.length;
+  const i = n - 1;
+  const first = await timedOk('GET', `${scim}/Users?filter=${encodeURIComponent(`userName eq "${seededUserName(i)}"`)}`, auth);
+  // The server was started with the per-token rate limit raised out of reach; a lower one would turn the load into 429s.
+  const limit = Number(first.headers['x-ratelimit-limit']);
+  if (Number.isFinite(limit) && limit < 1_000_000) throw new Error(`preflight: the SCIM rate limit is ${limit} a minute; the bench needs it raised (SCIM_RATE_LIMIT_PER_MINUTE)`);
+  const filtered = JSON.parse(first.text);
+  if (filtered.totalResults !== 1 || filtered.Resources?.[0]?.id !== s.userIds[i]) throw new Error(`preflight: filter on ${seededUserName(i)} found ${filtered.totalResults} users`);
+  const page = JSON.parse((await timedOk('GET', `${scim}/Users?startIndex=${n - 99}&count=100`, auth)).text);
+  if (page.itemsPerPage !== 100 || page.totalResults !== n) throw new Error(`preflight: last page had ${page.itemsPerPage} of ${page.totalResults} users`);
+  const group = JSON.parse((await timedOk('GET', `${scim}/Groups/${s.groups.small}?excludedAttributes=members`, auth)).text);
+  if (group.members !== undefined || group.id !== s.groups.small) throw new Error('preflight: excludedAttributes=members still returned members');
+  const withMembers = JSON.parse((await timedOk('GET', `${scim}/Groups/${s.groups.small}`, auth)).text);
+  if (withMembers.members?.length !== plan.smallGroup) throw new Error(`preflight: small group has ${withMembers.members?.length} members`);
+}
+
+interface AddResult {
+  query: string;
+  batches: number[];
+  stats: ReturnType<typeof summarize>;
+  membersPerSec: number;
+  lastBytes: number;
+}
+
+/**
+ * Adds plan.addTotal members to an empty group in PATCHes of plan.addBatch,
+ * as Entra does: once as sent by IdPs (the answer is the whole group) and
+ * once asking for the group without members, to tell writing from rendering.
+ */
+async function addMembers(scim: string, jsonHeaders: Record<string, string>, s: ReadyMessage, runTag: string): Promise<AddResult[]> {
+  const second = JSON.parse(
+    (await timedOk('POST', `${scim}/Groups`, jsonHeaders, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `Bench Entra target 2 ${runTag}` })).text,
+  );
+  const out: AddResult[] = [];
+  for (const [groupId, query] of [
+    [s.groups.target, ''],
+    [second.id as string, '?excludedAttributes=members'],
+  ] as const) {
+    log(`groups: adding ${fmtInt(plan.addTotal)} members in PATCHes of ${fmtInt(plan.addBatch)}${query ? ' with ' + query : ''}…`);
+    const batches: number[] = [];
+    let lastBytes = 0;
+    for (let start = 0; start < plan.addTotal; start += plan.addBatch) {
+      const ids = s.userIds.slice(start, Math.min(plan.addTotal, start + plan.addBatch));
+      const body = {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'Add', path: 'members', value: ids.map((value) => ({ value })) }],
+      };
+      const r = await timed('PATCH', `${scim}/Groups/${groupId}${query}`, jsonHeaders, body);
+      if (r.status < 200 || r.status > 299) {
+        failures.push(`groups add: PATCH answered ${r.status}: ${r.text.slice(0, 200)}`);
+        break;
+      }
+      batches.push(r.ms);
+      lastBytes = r.bytes;
+    }
+    // The group must now hold exactly the members sent.
+    const check = JSON.parse((await timedOk('GET', `${scim}/Groups/${groupId}?attributes=members`, jsonHeaders)).text);
+    if ((check.members?.length ?? 0) !== plan.addTotal) failures.push(`groups add${query}: the group has ${check.members?.length ?? 0} members, ${plan.addTotal} were added`);
+    const total = batches.reduce((a, b) => a + b, 0);
+    out.push({ query, batches, stats: summarize(batches), membersPerSec: (batches.length * plan.addBatch) / (total / 1000), lastBytes });
+  }
+  return out;
+}
+
+/** Removes each of `ids` from the group, one PATCH each with `members[value eq "id"]`. */
+async function removals(scim: string, jsonHeaders: Record<string, string>, groupId: string, ids: string[], query: string) {
+  const times: number[] = [];
+  let bytes = 0;
+  for (const id of ids) {
+    const body = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }] };
+    const r = await timed('PATCH', `${scim}/Groups/${groupId}${query}`, jsonHeaders, body);
+    if (r.status < 200 || r.status > 299) {
+      failures.push(`groups remove: PATCH answered ${r.status}: ${r.text.slice(0, 200)}`);
+      continue;
+    }
+    times.push(r.ms);
+    bytes = r.bytes;
+  }
+  const total = times.reduce((a, b) => a + b, 0);
+  return { stats: summarize(times), bytes, perSec: times.length / (total / 1000) };
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+const cleanups: (() => void)[] = [];
+let shuttingDown = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!shuttingDown) {
+    shuttingDown = true;
+    await Promise.all([...children].map(stopChild));
+    await serialAgent.close().catch(() => undefined);
+    for (const c of cleanups.reverse()) {
+      try {
+        c();
+      } catch {
+        /* best effort */
+      }
+    }
+  }
+  process.exit(code);
+}
+
+process.once('SIGINT', () => void shutdown(130));
+process.once('SIGTERM', () => void shutdown(143));
+
+main().catch(async (err) => {
+  console.error('bench failed:', err instanceof Error ? err.stack ?? err.message : err);
+  for (const f of failures) console.error(`  also: ${f}`);
+  await shutdown(1);
+});
