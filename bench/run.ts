@@ -10,7 +10,9 @@
  * The service and the baseline each run in a child process under
  * `node --import tsx`; the load generator (autocannon) runs here. Each load
  * workload is paired with a baseline run (half before, half after it) and
- * reported as a ratio, since the machines are shared and noisy. Results
+ * reported as a ratio, since the machines are shared and noisy. At the end a
+ * second service, seeded alike with the provisioning log off, runs the four
+ * user workloads interleaved with the first (the log's cost). Results
  * go to stdout as a table and to .tmp/bench-latest.json. The exit code is 1
  * when any request of a workload that should only succeed did not.
  */
@@ -311,6 +313,10 @@ async function main(): Promise<void> {
   }
   const rssEnd = await childRss(service.child);
 
+  // Provisioning log cost: the same four user workloads against a second
+  // service, seeded the same way with the log off, interleaved per workload.
+  const logCost = await provisioningLogCost(s, tmp, runTag);
+
   // ------------------------------------------------------------ report
   const rowsOut = rows.map((r) => [r.name, fmtInt(r.reqPerSec), fmt(r.p50, 2), fmt(r.p99, 2), fmtInt(r.baseline.reqPerSec), fmt(r.baseline.p99, 2), `${fmt(r.ratio, 3)}×`]);
   const out: string[] = [];
@@ -352,6 +358,16 @@ async function main(): Promise<void> {
   serialRows.push([`GET ${fmtInt(s.largeGroupSize)}-member group with members, ×${fullGets.length}`, '', fmt(fullGetStats.p50, 1), `max ${fmt(fullGetStats.max, 1)}`, `answer ${kib(fullGets[0].bytes)}`]);
   out.push(table(['operation', 'rate', 'p50 ms', 'tail ms', 'size'], serialRows, [false, true, true, true, true]));
   out.push('');
+  out.push(`Provisioning log cost (log on = the service above; log off = a second service, PROVISIONING_LOG=off, seeded alike with ${fmtInt(logCost.seed.users)} users in ${fmt(logCost.seed.ms.users / 1000)} s);`);
+  out.push(`each workload measured on then off back to back, ${plan.warmup} s warm-up + ${opts.duration} s each; ratio = on req/s ÷ off req/s (goal: ≥ 0.9):`);
+  out.push(
+    table(
+      ['workload', 'req/s on', 'req/s off', 'on/off', 'p99 on', 'p99 off'],
+      logCost.rows.map((r) => [r.name, fmtInt(r.on.reqPerSec), fmtInt(r.off.reqPerSec), `${fmt(r.ratio, 3)}×`, fmt(r.on.p99, 2), fmt(r.off.p99, 2)]),
+      [false, true, true, true, true, true],
+    ),
+  );
+  out.push('');
   out.push(`server RSS: ${fmt(rssAfterLoad / 2 ** 20, 0)} MiB after the load workloads, ${fmt(rssEnd / 2 ** 20, 0)} MiB at the end`);
   out.push(`total time ${fmt((Date.now() - runStarted) / 1000)} s`);
   if (failures.length > 0) {
@@ -383,6 +399,7 @@ async function main(): Promise<void> {
       getLargeWithMembers: { ...fullGetStats, bytes: fullGets[0].bytes },
     },
     serverRssBytes: { afterLoad: rssAfterLoad, end: rssEnd },
+    provisioningLogCost: logCost,
     failures,
   };
   const resultsDir = fileURLToPath(new URL('../.tmp/', import.meta.url));
@@ -409,6 +426,106 @@ async function preflight(scim: string, auth: Record<string, string>, jsonHeaders
   if (group.members !== undefined || group.id !== s.groups.small) throw new Error('preflight: excludedAttributes=members still returned members');
   const withMembers = JSON.parse((await timedOk('GET', `${scim}/Groups/${s.groups.small}`, auth)).text);
   if (withMembers.members?.length !== plan.smallGroup) throw new Error(`preflight: small group has ${withMembers.members?.length} members`);
+}
+
+interface LogCostRow {
+  name: string;
+  description: string;
+  on: LoadResult;
+  off: LoadResult;
+  /** req/s with the log on over req/s with it off. */
+  ratio: number;
+}
+
+/**
+ * Starts a second service with the provisioning log off, seeded like the
+ * first (`on`), and measures the four user workloads against both: for each,
+ * the log-on service then the log-off one, back to back, so that drift of
+ * the machine falls on both alike. The second service is stopped at the end.
+ */
+async function provisioningLogCost(on: ReadyMessage, tmp: string, runTag: string) {
+  const spec: SeedSpec = { dbPath: join(tmp, 'bench-log-off.db'), users: plan.users, smallGroup: plan.smallGroup, batch: 5_000, provisioningLog: false };
+  log(`log cost: seeding a second service with the provisioning log off (${fmtInt(plan.users)} users)…`);
+  const offChild = await startChild<ReadyMessage>('server.ts', [JSON.stringify(spec)], 5 * 60_000);
+  try {
+    const off = offChild.ready;
+    if (off.provisioningLog !== false || on.provisioningLog !== true) {
+      throw new Error(`log cost: expected the provisioning log on then off, the services report ${on.provisioningLog} and ${off.provisioningLog}`);
+    }
+    log(`log cost: seeded in ${fmt(off.seedMs.total / 1000)} s; service (log off) at ${off.url}`);
+    const headersOf = (srv: ReadyMessage) => {
+      const auth = { authorization: `Bearer ${srv.token}`, accept: 'application/scim+json' };
+      return { auth, json: { ...auth, 'content-type': 'application/scim+json' } };
+    };
+    await preflight(`${off.url}/scim/v2`, headersOf(off).auth, headersOf(off).json, off);
+
+    const deactivate = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] });
+    type Request = Parameters<typeof runLoad>[0]['request'];
+    /** The four user workloads, as built for one service. */
+    const workloads = (srv: ReadyMessage, tag: string): { name: string; description: string; request: Request; headers: Record<string, string> }[] => {
+      const n = srv.userIds.length;
+      const { auth, json } = headersOf(srv);
+      let created = 0;
+      let patched = 0;
+      const patchOffset = randInt(n);
+      return [
+        {
+          name: 'users: filter userName eq',
+          description: 'GET /Users?filter=userName eq "<random seeded user>"',
+          request: { method: 'GET', setupRequest: (req) => ({ ...req, path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${seededUserName(randInt(n))}"`)}` }) },
+          headers: auth,
+        },
+        {
+          name: 'users: page of 100',
+          description: 'GET /Users?startIndex=<random>&count=100',
+          request: { method: 'GET', setupRequest: (req) => ({ ...req, path: `/scim/v2/Users?startIndex=${1 + randInt(n - 99)}&count=100` }) },
+          headers: auth,
+        },
+        {
+          name: 'users: create',
+          description: 'POST /Users (unique userNames)',
+          request: {
+            method: 'POST',
+            setupRequest: (req) => {
+              const k = created++;
+              return { ...req, path: '/scim/v2/Users', body: JSON.stringify(userBody(`bench.logcost.${tag}.${runTag}.${k}@example.com`, k)) };
+            },
+          },
+          headers: json,
+        },
+        {
+          name: 'users: PATCH deactivate',
+          description: 'PATCH /Users/<varying id> {replace active false}',
+          request: { method: 'PATCH', setupRequest: (req) => ({ ...req, path: `/scim/v2/Users/${srv.userIds[(patchOffset + patched++) % n]}`, body: deactivate }) },
+          headers: json,
+        },
+      ];
+    };
+
+    const measureOn = async (srv: ReadyMessage, label: string, w: ReturnType<typeof workloads>[number]): Promise<LoadResult> => {
+      const warm = await runLoad({ url: srv.url, connections: opts.connections, duration: plan.warmup, headers: w.headers, request: w.request });
+      checkAllOk(`${w.name}, log ${label} (warm-up)`, warm);
+      const r = await runLoad({ url: srv.url, connections: opts.connections, duration: opts.duration, headers: w.headers, request: w.request });
+      checkAllOk(`${w.name}, log ${label}`, r);
+      return strip(r);
+    };
+
+    const onWorkloads = workloads(on, 'on');
+    const offWorkloads = workloads(off, 'off');
+    const rows: LogCostRow[] = [];
+    for (let i = 0; i < onWorkloads.length; i++) {
+      const { name, description } = onWorkloads[i];
+      log(`log cost, ${name}: log on then log off, ${plan.warmup} s warm-up + ${opts.duration} s each…`);
+      const rOn = await measureOn(on, 'on', onWorkloads[i]);
+      const rOff = await measureOn(off, 'off', offWorkloads[i]);
+      const row: LogCostRow = { name, description, on: rOn, off: rOff, ratio: rOn.reqPerSec / rOff.reqPerSec };
+      rows.push(row);
+      log(`log cost, ${name}: on ${fmtInt(rOn.reqPerSec)} req/s (p99 ${fmt(rOn.p99, 2)} ms), off ${fmtInt(rOff.reqPerSec)} req/s (p99 ${fmt(rOff.p99, 2)} ms), on/off ${fmt(row.ratio, 3)}×`);
+    }
+    return { seed: { users: plan.users, ms: off.seedMs }, rows };
+  } finally {
+    await stopChild(offChild.child);
+  }
 }
 
 interface AddResult {

@@ -25,6 +25,8 @@ export interface SeedSpec {
   smallGroup: number;
   /** Users created per transaction while seeding. */
   batch: number;
+  /** The provisioning log (on by default); false starts the service with PROVISIONING_LOG=off. */
+  provisioningLog?: boolean;
 }
 
 export interface ReadyMessage {
@@ -35,6 +37,8 @@ export interface ReadyMessage {
   userIds: string[];
   groups: { small: string; large: string; target: string };
   largeGroupSize: number;
+  /** Whether the service records the provisioning log, as loadConfig read it. */
+  provisioningLog: boolean;
   seedMs: { users: number; groups: number; total: number };
 }
 
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
     // of the load with 429: raise it out of the way. The limiter still runs
     // on every request, so its cost is part of what is measured.
     SCIM_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
+    ...(spec.provisioningLog === false ? { PROVISIONING_LOG: 'off' } : {}),
   });
 
   const t0 = performance.now();
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
     userIds,
     groups: { small: small.id, large: large.id, target: target.id },
     largeGroupSize: userIds.length,
+    provisioningLog: config.provisioningLog,
     seedMs: { users: t1 - t0, groups: t2 - t1, total: t2 - t0 },
   };
   process.send?.(ready);
