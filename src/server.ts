@@ -28,7 +28,7 @@ export async function seedDemo(store: Store): Promise<{ orgId: string; token: st
 }
 
 export async function startServer(config: Config, opts: { seed?: boolean; quiet?: boolean } = {}): Promise<RunningServer> {
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
   const app = await buildApp({ store, config, logger: opts.quiet ? false : loggerOptions(config.logLevel) });
   const demo = opts.seed ? await seedDemo(store) : undefined;
   await app.listen({ port: config.port, host: config.host });

@@ -48,7 +48,8 @@ function print(opts: Output, value: unknown, human: string): void {
 }
 
 async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(loadConfig().databaseUrl);
+  const config = loadConfig();
+  const store = await openStore(config.databaseUrl, { poolSize: 2 });
   try {
     return await fn(store);
   } finally {

@@ -11,6 +11,7 @@ import { type PatchOperation, applyPatch } from '../scim/patch.js';
 import { type Json, type JsonObject, isObject, normalizeResource } from '../scim/resource.js';
 import { GROUP_SCHEMA, groupResourceType } from '../scim/schema.js';
 import type { Database } from '../store/db.js';
+import { type SqlDialect, sqliteDialect } from '../store/dialect.js';
 import * as store from '../store/groups.js';
 import type { ListQuery } from '../store/users.js';
 import type { Organization } from './organizations.js';
@@ -154,7 +155,10 @@ function takeMembers(doc: JsonObject): string[] {
 }
 
 export class GroupService {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect = sqliteDialect,
+  ) {}
 
   private async requireUsers(db: Kysely<Database>, orgId: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
@@ -188,11 +192,11 @@ export class GroupService {
   }
 
   members(groupId: string) {
-    return store.listMembers(this.db, groupId);
+    return store.listMembers(this.db, groupId, this.dialect);
   }
 
   list(org: Organization, q: ListQuery) {
-    return store.listGroups(this.db, org.id, q);
+    return store.listGroups(this.db, org.id, q, this.dialect);
   }
 
   async replace(org: Organization, id: string, body: unknown, ifMatch?: string): Promise<store.GroupRow> {

@@ -11,6 +11,7 @@ import { type PatchOperation, applyPatch } from '../scim/patch.js';
 import { type JsonObject, isObject, normalizeResource, primaryValue } from '../scim/resource.js';
 import { USER_SCHEMA, userResourceType } from '../scim/schema.js';
 import type { Database } from '../store/db.js';
+import { type SqlDialect, sqliteDialect } from '../store/dialect.js';
 import * as store from '../store/users.js';
 import { removeUserEverywhere } from '../store/groups.js';
 import type { Organization } from './organizations.js';
@@ -135,7 +136,10 @@ export interface UpdateResult {
 }
 
 export class UserService {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect = sqliteDialect,
+  ) {}
 
   async create(org: Organization, body: unknown): Promise<store.UserRow> {
     const data = normalizeResource(userResourceType, body);
@@ -167,7 +171,7 @@ export class UserService {
   }
 
   async list(org: Organization, q: store.ListQuery) {
-    return store.listUsers(this.db, org.id, q);
+    return store.listUsers(this.db, org.id, q, this.dialect);
   }
 
   /** PUT: the body replaces every client-writable attribute (RFC 7644 §3.5.1). */

@@ -67,8 +67,8 @@ function listResponse(params: ListParams, total: number, resources: JsonObject[]
 
 export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): Promise<void> {
   const { store, config } = opts;
-  const users = new UserService(store.db);
-  const groups = new GroupService(store.db);
+  const users = new UserService(store.db, store.sql);
+  const groups = new GroupService(store.db, store.sql);
 
   /**
    * Finds the organization a request's token belongs to, before the body is

@@ -5,7 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Generated } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Generated, sql } from 'kysely';
+import pg from 'pg';
+import { type SqlDialect, postgresDialect, sqliteDialect } from './dialect.js';
 import { migrationProvider } from './migrations.js';
 
 export interface OrganizationTable {
@@ -110,7 +112,14 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** The SQL forms that differ between the two stores. */
+  sql: SqlDialect;
   close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** PostgreSQL connections per instance. */
+  poolSize?: number;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -124,8 +133,8 @@ export function sqlitePath(url: string): string {
   return resolve(path);
 }
 
-export async function openStore(url: string): Promise<Store> {
-  if (isPostgresUrl(url)) throw new Error('PostgreSQL is not supported by this build yet');
+export async function openStore(url: string, opts: StoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(url)) return openPostgres(url, opts);
   const path = sqlitePath(url);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SqliteDatabase(path);
@@ -136,12 +145,42 @@ export async function openStore(url: string): Promise<Store> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrate(db);
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  await migrate(db, 'sqlite');
+  return { db, dialect: 'sqlite', sql: sqliteDialect, close: () => db.destroy() };
 }
 
-async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'schema_migrations', migrationLockTableName: 'schema_migrations_lock' });
+/** Any key will do, as long as every instance uses the same one. */
+const MIGRATION_LOCK_KEY = 7_406_151_209;
+
+async function openPostgres(url: string, opts: StoreOptions): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  // A pool error (a server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    // Instances starting together take turns: the first migrates, the rest find nothing to do.
+    await db.connection().execute(async (conn) => {
+      await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(conn);
+      try {
+        await migrate(conn, 'postgres');
+      } finally {
+        await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
+      }
+    });
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, dialect: 'postgres', sql: postgresDialect, close: () => db.destroy() };
+}
+
+async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    migrationTableName: 'schema_migrations',
+    migrationLockTableName: 'schema_migrations_lock',
+  });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
 }

@@ -2,15 +2,15 @@
  * SCIM filters (RFC 7644 §3.4.2.2) translated to SQL, so a filtered list never
  * loads an organization into memory. Attributes the store keeps in columns
  * (id, userName, externalId, active, meta dates) use those columns and their
- * indexes; every other attribute is read from the resource's JSON document.
- * Client values only ever reach SQL as parameters.
+ * indexes; every other attribute is read from the resource's JSON document
+ * through the dialect's JSON functions. Client values only ever reach SQL as
+ * parameters.
  */
-import { type RawBuilder, sql } from 'kysely';
+import { sql } from 'kysely';
 import { badRequest } from '../scim/errors.js';
 import type { AttrPath, CompareOp, Filter, FilterValue } from '../scim/filter.js';
 import { type AttributeDef, type ResourceTypeDef, coreAttributes, findAttr, findSchema } from '../scim/schema.js';
-
-type Expr = RawBuilder<unknown>;
+import { type Expr, type JsonRef, type SqlDialect, sqliteDialect } from './dialect.js';
 
 /** How one attribute is kept in a column rather than in the JSON document. */
 export interface ColumnSpec {
@@ -35,7 +35,7 @@ export interface ResourceMapping {
 interface Target {
   def?: AttributeDef;
   sub?: AttributeDef;
-  /** JSON keys from the document root down to the attribute. */
+  /** JSON keys from the document root down to the attribute (to the list, for a multi-valued one). */
   keys: string[];
   canonical: string;
   column?: ColumnSpec;
@@ -82,126 +82,189 @@ function resolveTarget(map: ResourceMapping, path: AttrPath): Target {
   return { def, sub, keys, canonical, column: map.columns[canonical] };
 }
 
-function jsonPath(keys: string[]): string {
-  return '$' + keys.map((k) => `."${k}"`).join('');
-}
+/** Compiles filters for one resource mapping in one SQL dialect. */
+class FilterCompiler {
+  constructor(
+    private readonly map: ResourceMapping,
+    private readonly d: SqlDialect,
+  ) {}
 
-/** Builds the SQL for a filter against the mapping's table. */
-export function compileFilter(map: ResourceMapping, filter: Filter): Expr {
-  return compileNode(map, filter, sql.ref(`${map.table}.data`));
-}
+  private get doc(): Expr {
+    return this.d.doc(this.map.table);
+  }
 
-function compileNode(map: ResourceMapping, node: Filter, doc: Expr): Expr {
-  // and/or chains are left-deep: walk them without recursing on the left side.
-  if (node.kind === 'and' || node.kind === 'or') {
-    const parts: Filter[] = [];
-    let cur: Filter = node;
-    const kind = node.kind;
-    while (cur.kind === kind) {
-      parts.unshift(cur.right);
-      cur = cur.left;
+  compile(node: Filter): Expr {
+    // and/or chains are left-deep: walk them without recursing on the left side.
+    if (node.kind === 'and' || node.kind === 'or') {
+      const kind = node.kind;
+      const parts: Filter[] = [];
+      let cur: Filter = node;
+      while (cur.kind === kind) {
+        parts.unshift(cur.right);
+        cur = cur.left;
+      }
+      parts.unshift(cur);
+      return sql`(${sql.join(parts.map((p) => this.compile(p)), kind === 'and' ? sql` AND ` : sql` OR `)})`;
     }
-    parts.unshift(cur);
-    const joiner = kind === 'and' ? sql` AND ` : sql` OR `;
-    return sql`(${sql.join(parts.map((p) => compileNode(map, p, doc)), joiner)})`;
-  }
-  switch (node.kind) {
-    case 'not':
-      return sql`(NOT coalesce(${compileNode(map, node.filter, doc)}, 0))`;
-    case 'present':
-      return compileAttr(map, node.path, 'pr', null, doc);
-    case 'compare':
-      return compileAttr(map, node.path, node.op, node.value, doc);
-    case 'valuePath':
-      return compileValuePath(map, node.path, node.filter, doc);
-  }
-}
-
-function compileValuePath(map: ResourceMapping, path: AttrPath, inner: Filter, doc: Expr): Expr {
-  const target = resolveTarget(map, path);
-  if (target.relation) {
-    // Related rows (group members) support one comparison of a sub-attribute.
-    if (inner.kind === 'compare') return target.relation(inner.op, inner.value, inner.path.attr);
-    if (inner.kind === 'present') return target.relation('pr', null, inner.path.attr);
-    invalid(`A filter on "${target.canonical}" takes one comparison of a sub-attribute.`);
-  }
-  if (!target.def || target.def.type !== 'complex' || !target.def.multiValued) {
-    invalid(`"${target.canonical}" is not a multi-valued complex attribute and cannot take a [filter].`);
-  }
-  const elementMap: ResourceMapping = {
-    rt: { ...map.rt, schema: { ...map.rt.schema, attributes: target.def.subAttributes ?? [] }, extensions: [] },
-    table: map.table,
-    columns: {},
-  };
-  const el = sql.ref('elem.value');
-  return sql`EXISTS (SELECT 1 FROM json_each(${doc}, ${jsonPath(target.keys)}) AS elem WHERE ${compileElement(elementMap, inner, el)})`;
-}
-
-/** Inner value-path filters refer to sub-attributes of one element. */
-function compileElement(map: ResourceMapping, node: Filter, el: Expr): Expr {
-  if (node.kind === 'and' || node.kind === 'or') {
-    const joiner = node.kind === 'and' ? sql` AND ` : sql` OR `;
-    return sql`(${compileElement(map, node.left, el)}${joiner}${compileElement(map, node.right, el)})`;
-  }
-  if (node.kind === 'not') return sql`(NOT coalesce(${compileElement(map, node.filter, el)}, 0))`;
-  if (node.kind !== 'compare' && node.kind !== 'present') invalid('A [filter] cannot be nested inside another.');
-  const def = findAttr(map.rt.schema.attributes, node.path.attr);
-  if (!def || node.path.sub || node.path.uri) invalid(`Unknown sub-attribute "${node.path.attr}" in value filter.`);
-  const value = sql`json_extract(${el}, ${jsonPath([def.name])})`;
-  if (node.kind === 'present') return presentExpr(value, def);
-  return comparison(value, def, node.op, node.value);
-}
-
-function compileAttr(map: ResourceMapping, path: AttrPath, op: CompareOp | 'pr', value: FilterValue, doc: Expr): Expr {
-  if (path.attr.toLowerCase() === 'schemas' && !path.sub && (!path.uri || CORE_URN.test(path.uri))) {
-    return compileSchemas(map, op, value, doc);
-  }
-  const target = resolveTarget(map, path);
-  if (target.relation) return target.relation(op, value, target.relationSub ?? 'value');
-  if (target.column) return columnComparison(target.column, op, value, target.canonical);
-  const leaf = target.sub ?? target.def;
-  if (target.def?.multiValued) {
-    // Any element matching is a match (RFC 7644 §3.4.2.2). With no sub-attribute
-    // named, a multi-valued complex attribute compares its "value".
-    const subDef = target.sub ?? (target.def.type === 'complex' ? findAttr(target.def.subAttributes, 'value') : undefined);
-    const listKeys = target.keys;
-    const el = sql.ref('elem.value');
-    if (op === 'pr') {
-      if (!target.sub) return sql`(coalesce(json_array_length(${doc}, ${jsonPath(listKeys)}), 0) > 0)`;
+    switch (node.kind) {
+      case 'not':
+        return sql`(NOT coalesce(${this.compile(node.filter)}, FALSE))`;
+      case 'present':
+        return this.attr(node.path, 'pr', null);
+      case 'compare':
+        return this.attr(node.path, node.op, node.value);
+      case 'valuePath':
+        return this.valuePath(node.path, node.filter);
     }
-    const elementValue = subDef && target.def.type === 'complex' ? sql`json_extract(${el}, ${jsonPath([subDef.name])})` : el;
-    const cond = op === 'pr' ? presentExpr(elementValue, subDef) : comparison(elementValue, subDef ?? target.def, op, value);
-    const any = sql`EXISTS (SELECT 1 FROM json_each(${doc}, ${jsonPath(listKeys)}) AS elem WHERE ${cond})`;
-    // ne matches when any value differs, and (like a missing single value) when there is none.
-    if (op === 'ne') return sql`(coalesce(json_array_length(${doc}, ${jsonPath(listKeys)}), 0) = 0 OR ${any})`;
-    return any;
   }
-  const jsonValue = sql`json_extract(${doc}, ${jsonPath(target.keys)})`;
-  if (op === 'pr') return presentExpr(jsonValue, leaf);
-  if (leaf?.type === 'complex') invalid(`"${target.canonical}" is a complex attribute: compare one of its sub-attributes.`);
-  return comparison(jsonValue, leaf, op, value);
-}
 
-function compileSchemas(map: ResourceMapping, op: CompareOp | 'pr', value: FilterValue, doc: Expr): Expr {
-  if (op === 'pr') return sql`1`;
-  if (op !== 'eq' && op !== 'ne') invalid('Attribute "schemas" can only be compared with eq, ne or pr.');
-  if (typeof value !== 'string') invalid('Attribute "schemas" is compared with a schema URN string.');
-  let has: Expr;
-  if (value.toLowerCase() === map.rt.schema.id.toLowerCase()) has = sql`1`;
-  else {
-    const ext = findSchema(map.rt, value);
-    const key = ext?.id ?? value;
-    if (!SAFE_KEY.test(key)) invalid('Attribute "schemas" is compared with a schema URN string.');
-    has = sql`(json_type(${doc}, ${jsonPath([key])}) IS NOT NULL)`;
+  private valuePath(path: AttrPath, inner: Filter): Expr {
+    const target = resolveTarget(this.map, path);
+    if (target.relation) {
+      // Related rows (group members) support one comparison of a sub-attribute.
+      if (inner.kind === 'compare') return target.relation(inner.op, inner.value, inner.path.attr);
+      if (inner.kind === 'present') return target.relation('pr', null, inner.path.attr);
+      invalid(`A filter on "${target.canonical}" takes one comparison of a sub-attribute.`);
+    }
+    if (!target.def || target.def.type !== 'complex' || !target.def.multiValued) {
+      invalid(`"${target.canonical}" is not a multi-valued complex attribute and cannot take a [filter].`);
+    }
+    const subs = target.def.subAttributes ?? [];
+    const list = { base: this.doc, keys: target.keys };
+    return sql`EXISTS (SELECT 1 FROM ${this.d.elements(list)} WHERE ${this.element(subs, inner)})`;
   }
-  return op === 'eq' ? has : sql`(NOT ${has})`;
-}
 
-function presentExpr(value: Expr, def: AttributeDef | undefined): Expr {
-  if (!def || def.type === 'string' || def.type === 'reference' || def.type === 'binary') {
-    return sql`(${value} IS NOT NULL AND ${value} <> '')`;
+  /** Inner value-path filters refer to sub-attributes of one element. */
+  private element(subs: AttributeDef[], node: Filter): Expr {
+    if (node.kind === 'and' || node.kind === 'or') {
+      return sql`(${this.element(subs, node.left)}${node.kind === 'and' ? sql` AND ` : sql` OR `}${this.element(subs, node.right)})`;
+    }
+    if (node.kind === 'not') return sql`(NOT coalesce(${this.element(subs, node.filter)}, FALSE))`;
+    if (node.kind !== 'compare' && node.kind !== 'present') invalid('A [filter] cannot be nested inside another.');
+    const def = findAttr(subs, node.path.attr);
+    if (!def || node.path.sub || node.path.uri) invalid(`Unknown sub-attribute "${node.path.attr}" in value filter.`);
+    const ref: JsonRef = { ...this.d.element(), keys: [def.name] };
+    if (node.kind === 'present') return this.present(ref, def);
+    return this.comparison(ref, def, node.op, node.value);
   }
-  return sql`(${value} IS NOT NULL)`;
+
+  private attr(path: AttrPath, op: CompareOp | 'pr', value: FilterValue): Expr {
+    if (path.attr.toLowerCase() === 'schemas' && !path.sub && (!path.uri || CORE_URN.test(path.uri))) {
+      return this.schemas(op, value);
+    }
+    const target = resolveTarget(this.map, path);
+    if (target.relation) return target.relation(op, value, target.relationSub ?? 'value');
+    if (target.column) return columnComparison(this.d, target.column, op, value, target.canonical);
+    const leaf = target.sub ?? target.def;
+    const ref: JsonRef = { base: this.doc, keys: target.keys };
+    if (target.def?.multiValued) {
+      // Any element matching is a match (RFC 7644 §3.4.2.2). With no sub-attribute
+      // named, a multi-valued complex attribute compares its "value".
+      if (op === 'pr' && !target.sub) return sql`(coalesce(${this.d.arrayLength(ref)}, 0) > 0)`;
+      const subDef = target.sub ?? (target.def.type === 'complex' ? findAttr(target.def.subAttributes, 'value') : undefined);
+      const el: JsonRef = target.def.type === 'complex' && subDef ? { ...this.d.element(), keys: [subDef.name] } : this.d.element();
+      const cond = op === 'pr' ? this.present(el, subDef) : this.comparison(el, subDef ?? target.def, op, value);
+      const any = sql`EXISTS (SELECT 1 FROM ${this.d.elements(ref)} WHERE ${cond})`;
+      // ne matches when any value differs, and (like a missing single value) when there is none.
+      if (op === 'ne') return sql`(coalesce(${this.d.arrayLength(ref)}, 0) = 0 OR ${any})`;
+      return any;
+    }
+    if (op === 'pr') return this.present(ref, leaf);
+    if (leaf?.type === 'complex') invalid(`"${target.canonical}" is a complex attribute: compare one of its sub-attributes.`);
+    return this.comparison(ref, leaf, op, value);
+  }
+
+  private schemas(op: CompareOp | 'pr', value: FilterValue): Expr {
+    if (op === 'pr') return sql`TRUE`;
+    if (op !== 'eq' && op !== 'ne') invalid('Attribute "schemas" can only be compared with eq, ne or pr.');
+    if (typeof value !== 'string') invalid('Attribute "schemas" is compared with a schema URN string.');
+    let has: Expr;
+    if (value.toLowerCase() === this.map.rt.schema.id.toLowerCase()) has = sql`TRUE`;
+    else {
+      const key = findSchema(this.map.rt, value)?.id ?? value;
+      if (!SAFE_KEY.test(key)) invalid('Attribute "schemas" is compared with a schema URN string.');
+      has = this.d.exists({ base: this.doc, keys: [key] });
+    }
+    return op === 'eq' ? has : sql`(NOT ${has})`;
+  }
+
+  private present(ref: JsonRef, def: AttributeDef | undefined): Expr {
+    if (!def || def.type === 'string' || def.type === 'reference' || def.type === 'binary') {
+      const text = this.d.text(ref);
+      return sql`(${text} IS NOT NULL AND ${text} <> '')`;
+    }
+    return this.d.exists(ref);
+  }
+
+  /**
+   * A comparison of a JSON-held value. Strings compare without regard to case
+   * unless the attribute is caseExact (RFC 7643 §2.2); dateTimes compare as
+   * instants; booleans allow only eq and ne.
+   */
+  private comparison(ref: JsonRef, def: AttributeDef | undefined, op: CompareOp, operand: FilterValue): Expr {
+    const name = def?.name ?? 'attribute';
+    if (operand === null) {
+      if (op === 'eq') return sql`(NOT ${this.d.exists(ref)})`;
+      if (op === 'ne') return this.d.exists(ref);
+      invalid(`"${name}" cannot be ordered against null.`);
+    }
+    const type = def?.type ?? (typeof operand === 'number' ? 'decimal' : typeof operand === 'boolean' ? 'boolean' : 'string');
+    if (type === 'boolean') {
+      if (op !== 'eq' && op !== 'ne') invalid(`"${name}" is a boolean: only eq, ne and pr apply.`);
+      const is = this.d.isBool(ref, boolValue(operand, name) === 1);
+      return op === 'eq' ? is : sql`(NOT coalesce(${is}, FALSE))`;
+    }
+    if (type === 'integer' || type === 'decimal') {
+      const n = typeof operand === 'number' ? operand : Number(operand);
+      if (!Number.isFinite(n) || op === 'co' || op === 'sw' || op === 'ew') invalid(`"${name}" is a number: compare it with a number.`);
+      const num = this.d.number(ref);
+      if (op === 'ne') return sql`(${num} IS NULL OR ${num} <> ${n})`;
+      return sql`(${num} ${sql.raw(SQL_OPS[op])} ${n})`;
+    }
+    if (type === 'complex') invalid(`"${name}" is a complex attribute: compare one of its sub-attributes.`);
+    if (typeof operand !== 'string') invalid(`"${name}" is text: compare it with a quoted string.`);
+    if (type === 'dateTime' && op !== 'co' && op !== 'sw' && op !== 'ew') {
+      const iso = normalizeDateTime(operand, name);
+      const cmp = SQL_OPS[op];
+      return sql`(${this.d.instant(ref)} ${sql.raw(cmp)} ${this.d.instantParam(iso)})`;
+    }
+    const value = this.d.text(ref);
+    const exact = def?.caseExact ?? false;
+    const lhs = exact ? value : sql`lower(${value})`;
+    const rhs = exact ? operand : operand.toLowerCase();
+    switch (op) {
+      case 'co':
+      case 'sw':
+      case 'ew': {
+        const like = sql`(${lhs} LIKE ${likePattern(op, rhs)} ESCAPE '\\')`;
+        if (!exact) return like;
+        // LIKE may fold ASCII case: the exact test keeps caseExact attributes exact.
+        const precise = op === 'co' ? this.d.contains(value, rhs) : op === 'sw' ? this.d.startsWith(value, rhs) : this.d.endsWith(value, rhs);
+        return sql`(${like} AND ${precise})`;
+      }
+      case 'ne':
+        return sql`(${value} IS NULL OR ${lhs} <> ${rhs})`;
+      default:
+        return sql`(${lhs} ${sql.raw(SQL_OPS[op])} ${rhs})`;
+    }
+  }
+
+  /** The SQL a sortBy attribute orders by (RFC 7644 §3.4.2.3); multi-valued attributes sort by their primary value. */
+  sortKey(path: AttrPath): Expr {
+    const target = resolveTarget(this.map, path);
+    if (target.relation) invalid(`Cannot sort by "${target.canonical}".`);
+    if (target.column) return sql.ref(target.column.column);
+    const leaf = target.sub ?? target.def;
+    const fold = (e: Expr) => (leaf && !leaf.caseExact && (leaf.type === 'string' || leaf.type === 'reference') ? sql`lower(${e})` : e);
+    const ref: JsonRef = { base: this.doc, keys: target.keys };
+    if (target.def?.multiValued) {
+      const value = this.d.text({ ...this.d.element(), keys: [target.sub?.name ?? 'value'] });
+      const primary = this.d.isBool({ ...this.d.element(), keys: ['primary'] }, true);
+      return sql`(SELECT ${fold(value)} FROM ${this.d.elements(ref)} ORDER BY coalesce(${primary}, FALSE) DESC LIMIT 1)`;
+    }
+    if (leaf?.type === 'complex') invalid(`Cannot sort by the complex attribute "${target.canonical}".`);
+    return fold(this.d.text(ref));
+  }
 }
 
 const SQL_OPS: Record<'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le', string> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
@@ -224,10 +287,14 @@ function boolValue(value: FilterValue, canonical: string): number {
   invalid(`"${canonical}" is a boolean: compare it with true or false.`);
 }
 
-function columnComparison(col: ColumnSpec, op: CompareOp | 'pr', value: FilterValue, canonical: string): Expr {
+function columnComparison(d: SqlDialect, col: ColumnSpec, op: CompareOp | 'pr', value: FilterValue, canonical: string): Expr {
   const ref = sql.ref(col.column);
   if (op === 'pr') return col.kind === 'ci' || col.kind === 'exact' ? sql`(${ref} IS NOT NULL AND ${ref} <> '')` : sql`(${ref} IS NOT NULL)`;
-  if (value === null) return op === 'eq' ? sql`(${ref} IS NULL)` : op === 'ne' ? sql`(${ref} IS NOT NULL)` : invalid(`"${canonical}" cannot be ordered against null.`);
+  if (value === null) {
+    if (op === 'eq') return sql`(${ref} IS NULL)`;
+    if (op === 'ne') return sql`(${ref} IS NOT NULL)`;
+    invalid(`"${canonical}" cannot be ordered against null.`);
+  }
   switch (col.kind) {
     case 'bool': {
       if (op !== 'eq' && op !== 'ne') invalid(`"${canonical}" is a boolean: only eq, ne and pr apply.`);
@@ -235,6 +302,7 @@ function columnComparison(col: ColumnSpec, op: CompareOp | 'pr', value: FilterVa
     }
     case 'datetime': {
       if (op === 'co' || op === 'sw' || op === 'ew') invalid(`"${canonical}" is a dateTime: use eq, ne, gt, ge, lt or le.`);
+      // Columns hold toISOString() text, which orders as the instants do.
       return sql`(${ref} ${sql.raw(SQL_OPS[op])} ${normalizeDateTime(value, canonical)})`;
     }
     case 'ci':
@@ -242,7 +310,11 @@ function columnComparison(col: ColumnSpec, op: CompareOp | 'pr', value: FilterVa
       const text = typeof value === 'string' ? value : String(value);
       const v = col.kind === 'ci' ? text.toLowerCase() : text;
       if (op === 'co' || op === 'sw' || op === 'ew') {
-        return sql`(${ref} LIKE ${likePattern(op, v)} ESCAPE '\\'${col.kind === 'exact' ? sql` AND instr(${ref}, ${text}) > 0` : sql``})`;
+        const like = sql`(${ref} LIKE ${likePattern(op, v)} ESCAPE '\\')`;
+        // LIKE folds ASCII case in SQLite; ids and externalIds compare exactly.
+        if (col.kind !== 'exact') return like;
+        const precise = op === 'co' ? d.contains(ref, text) : op === 'sw' ? d.startsWith(ref, text) : d.endsWith(ref, text);
+        return sql`(${like} AND ${precise})`;
       }
       if (op === 'ne') return sql`(${ref} IS NULL OR ${ref} <> ${v})`;
       return sql`(${ref} ${sql.raw(SQL_OPS[op])} ${v})`;
@@ -250,68 +322,12 @@ function columnComparison(col: ColumnSpec, op: CompareOp | 'pr', value: FilterVa
   }
 }
 
-/**
- * A comparison of a JSON-held value. Strings compare without regard to case
- * unless the attribute is caseExact (RFC 7643 §2.2); dateTimes compare as
- * instants; booleans allow only eq and ne.
- */
-function comparison(value: Expr, def: AttributeDef | undefined, op: CompareOp, operand: FilterValue): Expr {
-  const name = def?.name ?? 'attribute';
-  if (operand === null) {
-    if (op === 'eq') return sql`(${value} IS NULL)`;
-    if (op === 'ne') return sql`(${value} IS NOT NULL)`;
-    invalid(`"${name}" cannot be ordered against null.`);
-  }
-  const effectiveOp = op;
-  const type = def?.type ?? (typeof operand === 'number' ? 'decimal' : typeof operand === 'boolean' ? 'boolean' : 'string');
-  if (type === 'boolean') {
-    if (effectiveOp !== 'eq' && effectiveOp !== 'ne') invalid(`"${name}" is a boolean: only eq, ne and pr apply.`);
-    const b = boolValue(operand, name);
-    return effectiveOp === 'eq' ? sql`(${value} = ${b})` : sql`(${value} IS NULL OR ${value} <> ${b})`;
-  }
-  if (type === 'integer' || type === 'decimal') {
-    const n = typeof operand === 'number' ? operand : Number(operand);
-    if (!Number.isFinite(n) || effectiveOp === 'co' || effectiveOp === 'sw' || effectiveOp === 'ew') invalid(`"${name}" is a number: compare it with a number.`);
-    if (effectiveOp === 'ne') return sql`(${value} IS NULL OR ${value} <> ${n})`;
-    return sql`(${value} ${sql.raw(SQL_OPS[effectiveOp as keyof typeof SQL_OPS])} ${n})`;
-  }
-  if (type === 'complex') invalid(`"${name}" is a complex attribute: compare one of its sub-attributes.`);
-  if (typeof operand !== 'string') invalid(`"${name}" is text: compare it with a quoted string.`);
-  if (type === 'dateTime' && !['co', 'sw', 'ew'].includes(effectiveOp)) {
-    // Stored dateTimes may carry any ISO-8601 form; julianday compares instants.
-    const iso = normalizeDateTime(operand, name);
-    const cmp = effectiveOp === 'ne' ? '<>' : SQL_OPS[effectiveOp as keyof typeof SQL_OPS];
-    return sql`(julianday(${value}) ${sql.raw(cmp)} julianday(${iso}))`;
-  }
-  const exact = def?.caseExact ?? false;
-  const lhs = exact ? value : sql`lower(${value})`;
-  const rhs = exact ? operand : operand.toLowerCase();
-  switch (effectiveOp) {
-    case 'co':
-    case 'sw':
-    case 'ew':
-      return exact
-        ? sql`(${lhs} LIKE ${likePattern(effectiveOp, rhs)} ESCAPE '\\' AND ${effectiveOp === 'co' ? sql`instr(${value}, ${rhs}) > 0` : effectiveOp === 'sw' ? sql`substr(${value}, 1, length(${rhs})) = ${rhs}` : sql`substr(${value}, -length(${rhs})) = ${rhs}`})`
-        : sql`(${lhs} LIKE ${likePattern(effectiveOp, rhs)} ESCAPE '\\')`;
-    case 'ne':
-      return sql`(${value} IS NULL OR ${lhs} <> ${rhs})`;
-    default:
-      return sql`(${lhs} ${sql.raw(SQL_OPS[effectiveOp])} ${rhs})`;
-  }
+/** Builds the SQL for a filter against the mapping's table. */
+export function compileFilter(map: ResourceMapping, filter: Filter, dialect: SqlDialect = sqliteDialect): Expr {
+  return new FilterCompiler(map, dialect).compile(filter);
 }
 
-/** The SQL a sortBy attribute orders by (RFC 7644 §3.4.2.3); multi-valued attributes sort by their primary value. */
-export function compileSortKey(map: ResourceMapping, path: AttrPath): Expr {
-  const target = resolveTarget(map, path);
-  if (target.relation) invalid(`Cannot sort by "${target.canonical}".`);
-  if (target.column) return sql.ref(target.column.column);
-  const doc = sql.ref(`${map.table}.data`);
-  const leaf = target.sub ?? target.def;
-  const fold = (e: Expr) => (leaf && !leaf.caseExact && (leaf.type === 'string' || leaf.type === 'reference') ? sql`lower(${e})` : e);
-  if (target.def?.multiValued) {
-    const subName = target.sub?.name ?? 'value';
-    return sql`(SELECT ${fold(sql`json_extract(elem.value, ${jsonPath([subName])})`)} FROM json_each(${doc}, ${jsonPath(target.keys)}) AS elem ORDER BY coalesce(json_extract(elem.value, '$.primary'), 0) DESC LIMIT 1)`;
-  }
-  if (leaf?.type === 'complex') invalid(`Cannot sort by the complex attribute "${target.canonical}".`);
-  return fold(sql`json_extract(${doc}, ${jsonPath(target.keys)})`);
+/** The SQL a sortBy attribute orders by. */
+export function compileSortKey(map: ResourceMapping, path: AttrPath, dialect: SqlDialect = sqliteDialect): Expr {
+  return new FilterCompiler(map, dialect).sortKey(path);
 }

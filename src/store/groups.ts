@@ -4,6 +4,7 @@ import { badRequest } from '../scim/errors.js';
 import type { CompareOp, FilterValue } from '../scim/filter.js';
 import { groupResourceType } from '../scim/schema.js';
 import type { Database, GroupTable } from './db.js';
+import { type SqlDialect, sqliteDialect } from './dialect.js';
 import { type ResourceMapping, compileFilter, compileSortKey } from './filter-sql.js';
 import type { ListQuery } from './users.js';
 
@@ -160,11 +161,11 @@ export interface MemberRow {
 }
 
 /** Members of one group, in the order they joined (then by user). */
-export async function listMembers(db: Kysely<Database>, groupId: string): Promise<{ id: string; display: string }[]> {
+export async function listMembers(db: Kysely<Database>, groupId: string, dialect: SqlDialect = sqliteDialect): Promise<{ id: string; display: string }[]> {
   const rows = await db
     .selectFrom('group_members as gm')
     .innerJoin('users as u', 'u.id', 'gm.user_id')
-    .select(['gm.user_id as id', 'u.user_name as userName', sql<string | null>`json_extract(u.data, '$.displayName')`.as('displayName')])
+    .select(['gm.user_id as id', 'u.user_name as userName', sql<string | null>`${dialect.text({ base: dialect.doc('u'), keys: ['displayName'] })}`.as('displayName')])
     .where('gm.group_id', '=', groupId)
     .orderBy('gm.added_at')
     .orderBy('u.seq')
@@ -193,15 +194,20 @@ export async function groupsOfUsers(db: Kysely<Database>, userIds: string[]): Pr
   return out;
 }
 
-export async function listGroups(db: Kysely<Database>, orgId: string, q: ListQuery): Promise<{ total: number; rows: GroupRow[] }> {
+export async function listGroups(
+  db: Kysely<Database>,
+  orgId: string,
+  q: ListQuery,
+  dialect: SqlDialect = sqliteDialect,
+): Promise<{ total: number; rows: GroupRow[] }> {
   let base = db.selectFrom('groups').where('groups.org_id', '=', orgId);
-  if (q.filter) base = base.where(compileFilter(groupMapping, q.filter) as RawBuilder<boolean>);
+  if (q.filter) base = base.where(compileFilter(groupMapping, q.filter, dialect) as RawBuilder<boolean>);
   const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const total = Number(totalRow.n);
   if (q.count === 0 || q.startIndex > total) return { total, rows: [] };
   let page = base.selectAll('groups');
   if (q.sortBy) {
-    const key = compileSortKey(groupMapping, q.sortBy);
+    const key = compileSortKey(groupMapping, q.sortBy, dialect);
     page = page.orderBy(sql`${key} IS NULL`).orderBy(key, q.descending ? 'desc' : 'asc');
   }
   const rows = await page.orderBy('groups.seq').limit(q.count).offset(q.startIndex - 1).execute();

@@ -2,9 +2,18 @@
  * Forward-only schema migrations, one definition for every store. Each entry
  * runs once and is recorded in `schema_migrations`.
  */
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
-const migrations: Record<string, Migration> = {
+type Dialect = 'sqlite' | 'postgres';
+
+/** A monotonic row number: stable paging order and cursors. */
+function withSeq<T extends string>(table: CreateTableBuilder<T, never>, dialect: Dialect): CreateTableBuilder<T, 'seq'> {
+  return dialect === 'postgres'
+    ? table.addColumn('seq', 'bigserial', (c) => c.primaryKey())
+    : table.addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+const migrations = (dialect: Dialect): Record<string, Migration> => ({
   '0001_directory': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -31,7 +40,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('users')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call((t) => withSeq(t, dialect))
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
         .addColumn('user_name', 'text', (c) => c.notNull())
@@ -65,7 +74,7 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('groups')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call((t) => withSeq(t, dialect))
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('org_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
         .addColumn('display_name', 'text', (c) => c.notNull())
@@ -99,7 +108,7 @@ const migrations: Record<string, Migration> = {
       // The provisioning log: one row per SCIM request or operator action.
       await db.schema
         .createTable('events')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call((t) => withSeq(t, dialect))
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('org_id', 'text')
         .addColumn('occurred_at', 'text', (c) => c.notNull())
@@ -147,10 +156,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
+});
 
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() {
-    return migrations;
-  },
-};
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return migrations(dialect);
+    },
+  };
+}

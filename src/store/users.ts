@@ -4,6 +4,7 @@ import type { AttrPath, Filter } from '../scim/filter.js';
 import type { JsonObject } from '../scim/resource.js';
 import { userResourceType } from '../scim/schema.js';
 import type { Database, UserTable } from './db.js';
+import { type SqlDialect, sqliteDialect } from './dialect.js';
 import { type ResourceMapping, compileFilter, compileSortKey } from './filter-sql.js';
 import { userGroupsRelation } from './groups.js';
 
@@ -100,8 +101,13 @@ export interface ListQuery {
   count: number;
 }
 
-export async function listUsers(db: Kysely<Database>, orgId: string, q: ListQuery): Promise<{ total: number; rows: UserRow[] }> {
-  const where: RawBuilder<unknown> | undefined = q.filter ? compileFilter(userMapping, q.filter) : undefined;
+export async function listUsers(
+  db: Kysely<Database>,
+  orgId: string,
+  q: ListQuery,
+  dialect: SqlDialect = sqliteDialect,
+): Promise<{ total: number; rows: UserRow[] }> {
+  const where: RawBuilder<unknown> | undefined = q.filter ? compileFilter(userMapping, q.filter, dialect) : undefined;
   let base = db.selectFrom('users').where('users.org_id', '=', orgId).where('users.deleted_at', 'is', null);
   if (where) base = base.where(where as RawBuilder<boolean>);
   const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
@@ -109,7 +115,7 @@ export async function listUsers(db: Kysely<Database>, orgId: string, q: ListQuer
   if (q.count === 0 || q.startIndex > total) return { total, rows: [] };
   let page = base.selectAll('users');
   if (q.sortBy) {
-    const key = compileSortKey(userMapping, q.sortBy);
+    const key = compileSortKey(userMapping, q.sortBy, dialect);
     // Unassigned values sort last in either direction; seq keeps ties stable.
     page = page.orderBy(sql`${key} IS NULL`).orderBy(key, q.descending ? 'desc' : 'asc');
   }

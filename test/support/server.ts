@@ -6,6 +6,7 @@ import { issueToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
 import { createOrganization } from '../../src/directory/organizations.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import { createTestDatabase, testStoreIsPostgres } from './postgres.js';
 
 export interface TestServer {
   baseUrl: string;
@@ -15,9 +16,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * Starts a server on a fresh store: a SQLite file, or with
+ * PLUMM_TEST_STORE=postgres a new PostgreSQL database (unless env names a
+ * DATABASE_URL of its own).
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'plumm-scim-test-'));
-  const config = loadConfig({ DATABASE_URL: join(dir, 'test.db'), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  const pgDb = testStoreIsPostgres() && !env.DATABASE_URL ? await createTestDatabase() : undefined;
+  const databaseUrl = pgDb?.url ?? join(dir, 'test.db');
+  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
   const server = await startServer(config, { quiet: true });
   let orgCount = 0;
   return {
@@ -35,6 +43,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
     async close() {
       await server.close();
+      await pgDb?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
