@@ -1,5 +1,6 @@
 /** Starting and stopping the service: store, app, first-run demo organization, signals. */
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { issueToken } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createOrganization, listOrganizations } from './directory/organizations.js';
@@ -21,11 +22,17 @@ export interface RunningServer {
  * Returns the token once; it is never stored in clear.
  */
 export async function seedDemo(store: Store): Promise<{ orgId: string; token: string } | undefined> {
-  if ((await listOrganizations(store.db)).length > 0) return undefined;
-  const org = await createOrganization(store.db, { name: 'Demo organization', provisioningEnabled: true });
-  const { token } = await issueToken(store.db, org.id);
-  return { orgId: org.id, token };
+  return store.db.transaction().execute(async (trx) => {
+    // Instances starting together on an empty PostgreSQL database take turns, so only one seeds.
+    if (store.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${DEMO_SEED_LOCK_KEY})`.execute(trx);
+    if ((await listOrganizations(trx)).length > 0) return undefined;
+    const org = await createOrganization(trx, { name: 'Demo organization', provisioningEnabled: true });
+    const { token } = await issueToken(trx, org.id);
+    return { orgId: org.id, token };
+  });
 }
+
+const DEMO_SEED_LOCK_KEY = 7_406_151_210;
 
 export async function startServer(config: Config, opts: { seed?: boolean; quiet?: boolean } = {}): Promise<RunningServer> {
   const store = await openStore(config.databaseUrl, { poolSize: config.pgPoolSize });
