@@ -15,7 +15,7 @@ import { type SqlDialect, sqliteDialect } from '../store/dialect.js';
 import * as store from '../store/groups.js';
 import type { ListQuery } from '../store/users.js';
 import type { Organization } from './organizations.js';
-import { type RenderContext, checkIfMatch, etagOf } from './users.js';
+import { type RenderContext, checkIfMatch, checkIndexedLength, etagOf, isResourceId } from './users.js';
 
 /** One change to a group's membership, in request order. */
 type MemberChange =
@@ -139,6 +139,8 @@ function splitGroupPatch(groupId: string, ops: PatchOperation[]): { members: Mem
 function groupColumns(doc: JsonObject) {
   const displayName = doc.displayName;
   if (typeof displayName !== 'string' || displayName.trim() === '') throw badRequest('invalidValue', 'Attribute "displayName" is required.');
+  checkIndexedLength('displayName', displayName);
+  checkIndexedLength('externalId', typeof doc.externalId === 'string' ? doc.externalId : null);
   return {
     display_name: displayName,
     display_name_ci: displayName.toLowerCase(),
@@ -186,7 +188,7 @@ export class GroupService {
   }
 
   async get(org: Organization, id: string): Promise<store.GroupRow> {
-    const row = await store.findGroup(this.db, org.id, id);
+    const row = isResourceId(id) ? await store.findGroup(this.db, org.id, id) : undefined;
     if (!row) throw notFound(`Group "${id}" not found.`);
     return row;
   }

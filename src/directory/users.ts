@@ -27,6 +27,22 @@ export interface RenderContext {
   scimBase: string;
 }
 
+const RESOURCE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a string shaped like the ids this service issues (UUIDs). */
+export function isResourceId(id: string): boolean {
+  return RESOURCE_ID.test(id);
+}
+
+/** Indexed text attributes are capped well below any store's index entry limit. */
+export const MAX_INDEXED_LENGTH = 512;
+
+export function checkIndexedLength(name: string, value: string | null | undefined): void {
+  if (typeof value === 'string' && value.length > MAX_INDEXED_LENGTH) {
+    throw badRequest('invalidValue', `Attribute "${name}" is longer than ${MAX_INDEXED_LENGTH} characters.`);
+  }
+}
+
 export function etagOf(version: number): string {
   return `W/"${version}"`;
 }
@@ -99,6 +115,7 @@ function validate(org: Organization, data: JsonObject): store.UserFields {
   }
   if (data.active === undefined) data.active = true;
   const externalId = typeof data.externalId === 'string' ? data.externalId : null;
+  checkIndexedLength('externalId', externalId);
   return { userName, externalId, signInEmail: email, active: data.active === true, data };
 }
 
@@ -165,7 +182,8 @@ export class UserService {
   }
 
   async get(org: Organization, id: string): Promise<store.UserRow> {
-    const row = await store.findLiveUser(this.db, org.id, id);
+    // Ids are UUIDs: anything else names no user, and never reaches the store.
+    const row = isResourceId(id) ? await store.findLiveUser(this.db, org.id, id) : undefined;
     if (!row) throw notFound(`User "${id}" not found.`);
     return row;
   }

@@ -4,6 +4,7 @@
  * buildApp never listens, so tests drive it with inject() or listen on port 0.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { ScimError } from '../scim/errors.js';
@@ -19,6 +20,17 @@ export interface AppOptions {
   store: Store;
   config: Config;
   logger?: FastifyServerOptions['logger'];
+}
+
+/** A hop count becomes "trust the first N proxies" (the rightmost N X-Forwarded-For entries). */
+function trustProxyOption(value: boolean | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  return value;
+}
+
+/** The admin API answers application/json; everything else is SCIM. */
+function errorContentType(url: string | undefined): string {
+  return url?.startsWith('/admin/') ? 'application/json; charset=utf-8' : SCIM_CONTENT_TYPE;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -48,7 +60,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.config.bodyLimit,
-    trustProxy: true,
+    // Only proxies the operator names may set the client address, protocol and host.
+    trustProxy: trustProxyOption(opts.config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -59,7 +72,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // in the path) still answer SCIM JSON.
     frameworkErrors: (error, req, reply) => {
       const scim = clientError(error as FastifyError) ?? new ScimError(400, 'The request could not be read.');
-      (reply as FastifyReply).code(scim.status).type(SCIM_CONTENT_TYPE).send(scim.toJSON());
+      (reply as FastifyReply).code(scim.status).type(errorContentType(req.url)).send(scim.toJSON());
+    },
+    // Requests too malformed to route (bad request line, oversized headers) get
+    // SCIM JSON too, written straight to the socket.
+    clientErrorHandler: (err: Error, socket: Socket) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const detail = status === 431 ? 'The request headers are too large.' : status === 408 ? 'The request took too long to arrive.' : 'The request is not valid HTTP.';
+      const body = JSON.stringify(new ScimError(status, detail).toJSON());
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+            `Content-Type: ${SCIM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      } else socket.destroy();
     },
   });
 
@@ -86,6 +113,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // A NUL character names nothing here, and PostgreSQL cannot even compare with one.
+    if (/%00/.test(req.url)) throw new ScimError(400, 'The URL contains a NUL character (%00).', 'invalidValue');
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
@@ -111,8 +140,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     req.scimError = scim;
     if (scim.status < 500) req.log.info({ status: scim.status, scimType: scim.scimType }, 'request refused');
     if (scim.status === 401) reply.header('www-authenticate', 'Bearer realm="plumm-scim"');
-    const type = req.url.startsWith('/admin/') ? 'application/json; charset=utf-8' : SCIM_CONTENT_TYPE;
-    reply.code(scim.status).type(type).send(scim.toJSON());
+    reply.code(scim.status).type(errorContentType(req.url)).send(scim.toJSON());
   });
 
   app.setNotFoundHandler((req, reply) => {

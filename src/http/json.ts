@@ -23,11 +23,24 @@ function tooDeep(text: string): boolean {
 export function parseJsonBody(buf: Buffer): unknown {
   const text = buf.toString('utf8');
   if (tooDeep(text)) throw new ScimError(400, `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`, 'invalidSyntax');
+  let parsed: unknown;
   try {
     // __proto__ keys become ordinary own properties with JSON.parse; the
     // resource layer drops them before they reach any object.
-    return JSON.parse(text);
+    parsed = JSON.parse(text, refuseNul);
   } catch (err) {
-    throw new ScimError(400, `The request body is not valid JSON: ${(err as Error).message}`, 'invalidSyntax');
+    if (err instanceof ScimError) throw err;
+    // The parser's own message quotes the body (a password, say): give only where it broke.
+    const at = /position (\d+)/.exec((err as Error).message);
+    throw new ScimError(400, `The request body is not valid JSON${at ? ` (at character ${at[1]})` : ''}.`, 'invalidSyntax');
   }
+  return parsed;
+}
+
+/** NUL characters have no place in SCIM data, and PostgreSQL cannot store them. */
+function refuseNul(key: string, value: unknown): unknown {
+  if (key.includes('\u0000') || (typeof value === 'string' && value.includes('\u0000'))) {
+    throw new ScimError(400, 'The request body contains a NUL character (\\u0000), which no attribute may hold.', 'invalidValue');
+  }
+  return value;
 }

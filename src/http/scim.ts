@@ -3,7 +3,9 @@
  * authentication that picks the organization from the token.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import rateLimit from '@fastify/rate-limit';
+import { AuthFailureThrottle } from '../auth/throttle.js';
 import { findLiveToken, hashToken, secretFromAuthorization } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import { type Organization, getOrganization } from '../directory/organizations.js';
@@ -67,6 +69,7 @@ function listResponse(params: ListParams, total: number, resources: JsonObject[]
 
 export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): Promise<void> {
   const { store, config } = opts;
+  const authFailures = new AuthFailureThrottle({ freeFailures: config.authFailuresFreePerMinute });
   const users = new UserService(store.db, store.sql);
   const groups = new GroupService(store.db, store.sql);
 
@@ -92,7 +95,11 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
       if (!secretFromAuthorization(req.headers.authorization)) {
         throw new ScimError(401, 'Authentication required: send the Plumm SCIM API token in the Authorization header as "Bearer <token>".');
       }
-      // Unknown and revoked tokens get the same answer.
+      // Unknown and revoked tokens get the same answer, later and later when
+      // one address keeps guessing.
+      const wait = authFailures.delayFor(req.ip);
+      authFailures.recordFailure(req.ip);
+      if (wait > 0) await sleep(wait);
       throw new ScimError(401, 'The API token is not valid. It may have been revoked: ask Plumm support for a new one.');
     }
     if (!req.org.provisioningEnabled) {
@@ -132,7 +139,12 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
       errorResponseBuilder: (_req, context) =>
         new ScimError(429, `Too many requests: at most ${context.max} a minute per token. Retry after ${Math.ceil(context.ttl / 1000)} seconds.`),
     });
-    scoped.addHook('onRequest', async (req) => requireAuth(req));
+    // Authentication runs after the rate limiter (a route-level onRequest hook
+    // too), so wrong-token bursts are counted and limited like any others.
+    scoped.addHook('onRoute', (route) => {
+      const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+      route.onRequest = [...existing, async (req: FastifyRequest) => requireAuth(req)];
+    });
 
     type Projection = Pick<ListParams, 'attributes' | 'excludedAttributes'>;
 

@@ -10,6 +10,8 @@ import type { ListQuery } from './users.js';
 
 type Expr = RawBuilder<unknown>;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** SQLite takes at most 32,766 parameters a statement; batches stay far below. */
 const BATCH = 500;
 
@@ -107,7 +109,8 @@ export async function deleteGroup(db: Kysely<Database>, orgId: string, id: strin
 /** The ids among `ids` that are live users of the organization. */
 export async function liveUserIds(db: Kysely<Database>, orgId: string, ids: string[]): Promise<Set<string>> {
   const found = new Set<string>();
-  for (const batch of chunks([...new Set(ids)])) {
+  const candidates = [...new Set(ids)].filter((id) => UUID.test(id));
+  for (const batch of chunks(candidates)) {
     // Look up by the unique id alone (a filter on org_id makes SQLite scan the
     // organization); organization and liveness are checked here.
     const rows = await db.selectFrom('users').select(['id', 'org_id', 'deleted_at']).where('id', 'in', batch).execute();

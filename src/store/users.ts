@@ -113,12 +113,22 @@ export async function listUsers(
   const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const total = Number(totalRow.n);
   if (q.count === 0 || q.startIndex > total) return { total, rows: [] };
-  let page = base.selectAll('users');
   if (q.sortBy) {
     const key = compileSortKey(userMapping, q.sortBy, dialect);
     // Unassigned values sort last in either direction; seq keeps ties stable.
-    page = page.orderBy(sql`${key} IS NULL`).orderBy(key, q.descending ? 'desc' : 'asc');
+    const rows = await base
+      .selectAll('users')
+      .orderBy(sql`${key} IS NULL`)
+      .orderBy(key, q.descending ? 'desc' : 'asc')
+      .orderBy('users.seq')
+      .limit(q.count)
+      .offset(q.startIndex - 1)
+      .execute();
+    return { total, rows };
   }
-  const rows = await page.orderBy('users.seq').limit(q.count).offset(q.startIndex - 1).execute();
+  // In creation order, skip rows by seq alone (an index-only walk for an
+  // import's deep pages), then read the page's rows by seq.
+  const seqs = base.select('users.seq').orderBy('users.seq').limit(q.count).offset(q.startIndex - 1);
+  const rows = await db.selectFrom('users').selectAll().where('users.seq', 'in', seqs).orderBy('users.seq').execute();
   return { total, rows };
 }
