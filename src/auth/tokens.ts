@@ -74,14 +74,23 @@ export async function revokeToken(db: Kysely<Database>, tokenId: string): Promis
 }
 
 /** The live token a secret belongs to, or undefined for an unknown or revoked one. */
-export async function findLiveToken(db: Kysely<Database>, secret: string): Promise<{ id: string; orgId: string } | undefined> {
+export async function findLiveToken(
+  db: Kysely<Database>,
+  secret: string,
+): Promise<{ id: string; orgId: string; lastUsedAt: string | null } | undefined> {
   const row = await db
     .selectFrom('api_tokens')
-    .select(['id', 'org_id'])
+    .select(['id', 'org_id', 'last_used_at'])
     .where('hash', '=', hashToken(secret))
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  return row ? { id: row.id, orgId: row.org_id } : undefined;
+  return row ? { id: row.id, orgId: row.org_id, lastUsedAt: row.last_used_at } : undefined;
+}
+
+/** Records that a token was used, at most once a minute, so support can tell which token an IdP uses. */
+export async function touchToken(db: Kysely<Database>, token: { id: string; lastUsedAt: string | null }, now = new Date()): Promise<void> {
+  if (token.lastUsedAt && now.getTime() - Date.parse(token.lastUsedAt) < 60_000) return;
+  await db.updateTable('api_tokens').set({ last_used_at: now.toISOString() }).where('id', '=', token.id).execute();
 }
 
 /**

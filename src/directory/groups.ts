@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { ScimError, badRequest, notFound } from '../scim/errors.js';
+import { badRequest, notFound } from '../scim/errors.js';
 import { type Filter, FilterSyntaxError, parsePatchPath } from '../scim/filter.js';
 import { type PatchOperation, applyPatch } from '../scim/patch.js';
 import { type Json, type JsonObject, isObject, normalizeResource } from '../scim/resource.js';
@@ -15,7 +15,7 @@ import { type SqlDialect, sqliteDialect } from '../store/dialect.js';
 import * as store from '../store/groups.js';
 import type { ListQuery } from '../store/users.js';
 import type { Organization } from './organizations.js';
-import { type RenderContext, checkIfMatch, checkIndexedLength, etagOf, isResourceId } from './users.js';
+import { type RenderContext, WRITE_ATTEMPTS, backoff, busy, checkIfMatch, checkIndexedLength, etagOf, isResourceId } from './users.js';
 
 /** One change to a group's membership, in request order. */
 type MemberChange =
@@ -143,7 +143,7 @@ function groupColumns(doc: JsonObject) {
   checkIndexedLength('externalId', typeof doc.externalId === 'string' ? doc.externalId : null);
   return {
     display_name: displayName,
-    display_name_ci: displayName.toLowerCase(),
+    display_name_ci: displayName.normalize('NFC').toLowerCase(),
     external_id: typeof doc.externalId === 'string' ? doc.externalId : null,
     data: JSON.stringify(doc),
   };
@@ -164,7 +164,7 @@ export class GroupService {
 
   private async requireUsers(db: Kysely<Database>, orgId: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    const live = await store.liveUserIds(db, orgId, ids);
+    const live = await store.liveUserIds(db, orgId, ids, this.dialect.name === 'postgres');
     const missing = [...new Set(ids)].filter((id) => !live.has(id));
     if (missing.length > 0) {
       const shown = missing.slice(0, 5).map((id) => `"${id}"`).join(', ');
@@ -236,7 +236,8 @@ export class GroupService {
     changes: MemberChange[],
   ): Promise<store.GroupRow> {
     const added = changes.flatMap((c) => (c.kind === 'add' || c.kind === 'replace' ? c.ids : []));
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
       const row = await this.get(org, id);
       checkIfMatch(ifMatch, row.version);
       let columns: ReturnType<typeof groupColumns> | undefined;
@@ -268,7 +269,7 @@ export class GroupService {
       });
       if (written) return (await store.findGroup(this.db, org.id, id)) as store.GroupRow;
     }
-    throw new ScimError(409, 'The group is being changed by other requests at the same time; retry.');
+    throw busy('group');
   }
 
   async delete(org: Organization, id: string, ifMatch?: string): Promise<void> {

@@ -27,6 +27,22 @@ export interface RenderContext {
   scimBase: string;
 }
 
+/** Optimistic writes retry this often before answering 503. */
+export const WRITE_ATTEMPTS = 12;
+
+/** A short random wait, growing with the attempt, so racing writers spread out. */
+export function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Too many concurrent writers on one resource: a temporary condition, so 503 with Retry-After. */
+export function busy(what: 'user' | 'group'): ScimError {
+  const err = new ScimError(503, `The ${what} is being changed by many requests at once; retry shortly.`);
+  err.retryAfterSeconds = 1;
+  return err;
+}
+
 const RESOURCE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a string shaped like the ids this service issues (UUIDs). */
@@ -207,11 +223,15 @@ export class UserService {
    * concurrent writer (this instance or another) committed in between.
    */
   private async update(org: Organization, id: string, ifMatch: string | undefined, change: (current: JsonObject) => JsonObject): Promise<UpdateResult> {
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
       const row = await this.get(org, id);
       checkIfMatch(ifMatch, row.version);
       const current = JSON.parse(row.data) as JsonObject;
       const next = change(structuredClone(current));
+      // Leaving active out (PUT) or removing it (PATCH) keeps the user's state:
+      // reactivation is always something an IdP asks for.
+      if (next.active === undefined) next.active = current.active ?? true;
       // Immutability first: removing userName is a mutability error (RFC 7644 §3.5.2.2), not a missing value.
       checkImmutable(org, current, next);
       const fields = validate(org, next);
@@ -228,11 +248,12 @@ export class UserService {
       }
       if (written) return { row: { ...row, ...columns, version: row.version + 1, updated_at: now }, wasActive };
     }
-    throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
+    throw busy('user');
   }
 
   async delete(org: Organization, id: string, ifMatch?: string): Promise<store.UserRow> {
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
       const row = await this.get(org, id);
       checkIfMatch(ifMatch, row.version);
       // Deleting hides the user and ends its group memberships; the profile stays for support to purge.
@@ -243,7 +264,7 @@ export class UserService {
       });
       if (done) return row;
     }
-    throw new ScimError(409, 'The user is being changed by other requests at the same time; retry.');
+    throw busy('user');
   }
 }
 

@@ -71,7 +71,8 @@ function random(n = 8): string {
 
 /** Replaces every occurrence of the token in strings anywhere in a value. */
 function redact<T>(value: T, secrets: string[]): T {
-  const live = secrets.filter((s) => s.length >= 4);
+  // Too short a string is no real token, and scrubbing it would mangle ordinary words.
+  const live = secrets.filter((s) => s.length >= 12);
   const scrub = (v: unknown): unknown => {
     if (typeof v === 'string') return live.reduce((s, secret) => s.split(secret).join('[redacted]'), v);
     if (Array.isArray(v)) return v.map(scrub);

@@ -20,7 +20,7 @@ declare module 'fastify' {
 
 function isoParam(value: unknown, name: string): string | undefined {
   if (value === undefined || value === '') return undefined;
-  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  const ms = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) throw new ScimError(400, `"${name}" must be an ISO 8601 date-time, such as 2026-01-31T00:00:00Z.`, 'invalidValue');
   return new Date(ms).toISOString();
 }
@@ -38,14 +38,19 @@ export function eventQuery(orgId: string, q: Record<string, unknown>): EventQuer
   if (outcome !== undefined && outcome !== 'SUCCESS' && outcome !== 'FAILURE') {
     throw new ScimError(400, '"outcome" must be success or failure.', 'invalidValue');
   }
+  const from = isoParam(q.from, 'from');
+  const to = isoParam(q.to, 'to');
+  if (from && to && from > to) throw new ScimError(400, '"from" is later than "to".', 'invalidValue');
+  const limit = intParam(q.limit, 'limit', 100);
+  if (limit < 1 || limit > 1000) throw new ScimError(400, '"limit" must be between 1 and 1000.', 'invalidValue');
   return {
     orgId,
     query: typeof q.query === 'string' ? q.query.slice(0, 200) : undefined,
-    from: isoParam(q.from, 'from'),
-    to: isoParam(q.to, 'to'),
+    from,
+    to,
     outcome: outcome as Outcome | undefined,
     action: typeof q.action === 'string' && q.action !== '' ? q.action : undefined,
-    limit: intParam(q.limit, 'limit', 100),
+    limit,
     offset: intParam(q.offset, 'offset', 0),
   };
 }

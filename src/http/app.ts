@@ -140,6 +140,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     req.scimError = scim;
     if (scim.status < 500) req.log.info({ status: scim.status, scimType: scim.scimType }, 'request refused');
     if (scim.status === 401) reply.header('www-authenticate', 'Bearer realm="plumm-scim"');
+    if (scim.retryAfterSeconds !== undefined) reply.header('retry-after', String(scim.retryAfterSeconds));
     reply.code(scim.status).type(errorContentType(req.url)).send(scim.toJSON());
   });
 

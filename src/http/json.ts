@@ -20,8 +20,16 @@ function tooDeep(text: string): boolean {
   return false;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export function parseJsonBody(buf: Buffer): unknown {
-  const text = buf.toString('utf8');
+  let text: string;
+  try {
+    // RFC 8259 §8.1: JSON is UTF-8; bytes that are not are an error, not replacement characters.
+    text = UTF8.decode(buf);
+  } catch {
+    throw new ScimError(400, 'The request body is not valid UTF-8.', 'invalidSyntax');
+  }
   if (tooDeep(text)) throw new ScimError(400, `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`, 'invalidSyntax');
   let parsed: unknown;
   try {

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import rateLimit from '@fastify/rate-limit';
 import { AuthFailureThrottle } from '../auth/throttle.js';
-import { findLiveToken, hashToken, secretFromAuthorization } from '../auth/tokens.js';
+import { findLiveToken, hashToken, secretFromAuthorization, touchToken } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import { type Organization, getOrganization } from '../directory/organizations.js';
 import { GroupService, renderGroup } from '../directory/groups.js';
@@ -87,6 +87,7 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
     req.org = org;
     req.tokenId = token.id;
     req.log = req.log.child({ orgId: org.id });
+    await touchToken(store.db, token);
   }
 
   /** Every resource endpoint needs a live token of an organization with provisioning on. */
@@ -233,6 +234,14 @@ export async function scimRoutes(app: FastifyInstance, opts: ScimRouteOptions): 
       const deleted = await users.delete(org(req), req.params.id, ifMatch(req));
       req.logTarget = { type: 'User', id: deleted.id, name: deleted.user_name };
       return reply.code(204).send();
+    });
+
+    // RFC 7644 §3.7 and §3.11: unsupported features answer 501, as /ServiceProviderConfig says.
+    scoped.all('/Bulk', async () => {
+      throw new ScimError(501, 'Bulk operations are not supported; send each request on its own.');
+    });
+    scoped.all('/Me', async () => {
+      throw new ScimError(501, 'The /Me endpoint is not supported: API tokens act for an organization, not a user.');
     });
 
     scoped.get('/Groups', async (req, reply) => listGroups(req, reply, parseListParams(queryObject(req))));

@@ -20,6 +20,8 @@ export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export class ScimError extends Error {
   readonly status: number;
   readonly scimType?: ScimType;
+  /** Seconds a client should wait before retrying (sent as Retry-After). */
+  retryAfterSeconds?: number;
 
   constructor(status: number, detail: string, scimType?: ScimType) {
     super(detail);

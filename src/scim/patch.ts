@@ -449,6 +449,18 @@ function clears(change: Change): boolean {
   return change.op === 'replace' && change.value === null;
 }
 
+/**
+ * Replacing a reference (a complex attribute with a `value`, such as the
+ * enterprise manager) with an empty `value` unassigns the whole reference:
+ * this is how Entra clears a manager.
+ */
+function clearsReference(def: AttributeDef, change: Change): boolean {
+  if (change.op !== 'replace' || def.type !== 'complex' || !isObject(change.value)) return false;
+  const raw = change.value as JsonObject;
+  const key = Object.keys(raw).find((k) => k.toLowerCase() === 'value');
+  return key !== undefined && (raw[key] === '' || raw[key] === null);
+}
+
 /** Coerces a client value for an attribute; extension attributes keep unknown sub-attributes. */
 function coerce(target: AttributeTarget, def: AttributeDef, value: unknown): Json | undefined {
   return coerceValue(def, value, target.where, target.urn !== undefined);
@@ -458,6 +470,10 @@ function coerce(target: AttributeTarget, def: AttributeDef, value: unknown): Jso
 function applyToSingle(container: JsonObject, target: AttributeTarget, change: Change): void {
   const name = target.def.name;
   if (change.op === 'remove') {
+    delete container[name];
+    return;
+  }
+  if (clearsReference(target.def, change)) {
     delete container[name];
     return;
   }

@@ -24,8 +24,8 @@ export interface ListParams {
 function intParam(raw: unknown, name: string): number | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
   const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
-  if (!Number.isFinite(n)) throw badRequest('invalidValue', `"${name}" must be a number.`);
-  return Math.trunc(n);
+  if (!Number.isInteger(n)) throw badRequest('invalidValue', `"${name}" must be a whole number.`);
+  return n;
 }
 
 function stringParam(raw: unknown, name: string): string | undefined {
@@ -89,7 +89,7 @@ export function parseListParams(source: Record<string, unknown>): ListParams {
   const sortBy = sortByText ? parsePathList(sortByText, 'sortBy') : undefined;
   if (sortBy && sortBy.length !== 1) throw badRequest('invalidValue', '"sortBy" takes one attribute.');
   return {
-    filter: filterText !== undefined && filterText.trim() !== '' ? parseFilterParam(filterText) : undefined,
+    filter: filterText !== undefined ? parseFilterParam(filterText) : undefined,
     sortBy: sortBy?.[0],
     descending: sortOrder?.toLowerCase() === 'descending',
     startIndex,
@@ -115,6 +115,11 @@ interface ResolvedPath {
 }
 
 function resolveProjectionPath(rt: ResourceTypeDef, path: AttrPath): ResolvedPath | undefined {
+  // A schema URN on its own (RFC 7644 §3.10) names all of that schema's attributes.
+  if (!path.sub) {
+    const whole = findSchema(rt, path.uri ? `${path.uri}:${path.attr}` : path.attr);
+    if (whole) return { keys: whole.id === rt.schema.id ? [CORE] : [whole.id] };
+  }
   let defs = coreAttributes(rt);
   const prefix: string[] = [];
   if (path.uri && findSchema(rt, path.uri)?.id !== rt.schema.id) {
@@ -141,7 +146,18 @@ function findKey(obj: JsonObject, key: string): string | undefined {
   return Object.keys(obj).find((k) => k.toLowerCase() === lower);
 }
 
+/** Stands for every core attribute in a resolved path. */
+const CORE = '\u0000core';
+
+function coreKeys(obj: JsonObject): string[] {
+  return Object.keys(obj).filter((k) => !k.toLowerCase().startsWith('urn:'));
+}
+
 function copyPath(from: JsonObject, to: JsonObject, keys: string[]): void {
+  if (keys[0] === CORE) {
+    for (const k of coreKeys(from)) to[k] = from[k];
+    return;
+  }
   const [head, ...rest] = keys;
   const key = findKey(from, head);
   if (key === undefined) return;
@@ -164,6 +180,10 @@ function copyPath(from: JsonObject, to: JsonObject, keys: string[]): void {
 }
 
 function deletePath(obj: JsonObject, keys: string[]): void {
+  if (keys[0] === CORE) {
+    for (const k of coreKeys(obj)) if (!ALWAYS.includes(k)) delete obj[k];
+    return;
+  }
   const [head, ...rest] = keys;
   const key = findKey(obj, head);
   if (key === undefined) return;
@@ -210,8 +230,9 @@ export function isExcluded(name: string, attributes?: AttrPath[], excluded?: Att
   const lower = name.toLowerCase();
   // A core attribute may be named with its schema URN (RFC 7644 §3.10).
   const isCore = (p: AttrPath) => !p.uri || CORE_SCHEMA_URN.test(p.uri);
-  if (attributes && attributes.length > 0) return !attributes.some((p) => isCore(p) && p.attr.toLowerCase() === lower);
-  if (excluded && excluded.length > 0) return excluded.some((p) => isCore(p) && !p.sub && p.attr.toLowerCase() === lower);
+  const wholeCore = (p: AttrPath) => !p.sub && CORE_SCHEMA_URN.test(p.uri ? `${p.uri}:${p.attr}` : p.attr);
+  if (attributes && attributes.length > 0) return !attributes.some((p) => wholeCore(p) || (isCore(p) && p.attr.toLowerCase() === lower));
+  if (excluded && excluded.length > 0) return excluded.some((p) => wholeCore(p) || (isCore(p) && !p.sub && p.attr.toLowerCase() === lower));
   return false;
 }
 

@@ -43,6 +43,10 @@ export function coerceValue(def: AttributeDef, value: unknown, where: string, ke
       const coerced = coerceSingle(def, item, where, keepUnknown);
       if (coerced !== undefined) out.push(coerced);
     }
+    // RFC 7643 §2.4: a primary value of true appears no more than once.
+    if (out.filter((item) => isObject(item) && item.primary === true).length > 1) {
+      throw badRequest('invalidValue', `Attribute "${where}" has more than one value marked primary.`);
+    }
     return out.length > 0 ? out : undefined;
   }
   if (Array.isArray(value)) {
@@ -99,7 +103,8 @@ function coerceComplex(def: AttributeDef, value: JsonObject, where: string, keep
       continue;
     }
     const coerced = coerceValue(sub, raw, `${where}.${sub.name}`, keepUnknown);
-    if (coerced !== undefined) out[sub.name] = coerced;
+    // An empty string leaves a sub-attribute unassigned (Entra clears a manager with {"value": ""}).
+    if (coerced !== undefined && coerced !== '') out[sub.name] = coerced;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -41,6 +41,8 @@ interface Target {
   column?: ColumnSpec;
   relation?: RelationCompiler;
   relationSub?: string;
+  /** A value the same for every row (meta.resourceType). */
+  constant?: string;
 }
 
 const CORE_URN = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;
@@ -75,6 +77,10 @@ function resolveTarget(map: ResourceMapping, path: AttrPath): Target {
     if (!sub) invalid(`Unknown attribute "${shown}" in filter.`);
   }
   const canonical = prefix.length === 0 ? def.name + (sub ? `.${sub.name}` : '') : `${prefix[0]}:${def.name}${sub ? `.${sub.name}` : ''}`;
+  if (canonical === 'meta.resourceType') return { def, sub, keys: [], canonical, constant: map.rt.name };
+  if (canonical === 'meta.location' || canonical === 'meta.version') {
+    invalid(`Filtering and sorting on ${canonical} are not supported; use id, or meta.lastModified.`);
+  }
   const relation = map.relations?.[def.name];
   if (relation && prefix.length === 0) return { def, sub, keys: [def.name], canonical, relation, relationSub: sub?.name ?? 'value' };
   // A multi-valued attribute's keys lead to its list; a single complex one's lead to the sub-attribute.
@@ -154,6 +160,7 @@ class FilterCompiler {
     }
     const target = resolveTarget(this.map, path);
     if (target.relation) return target.relation(op, value, target.relationSub ?? 'value');
+    if (target.constant !== undefined) return constantComparison(target.constant, op, value);
     if (target.column) return columnComparison(this.d, target.column, op, value, target.canonical);
     const leaf = target.sub ?? target.def;
     const ref: JsonRef = { base: this.doc, keys: target.keys };
@@ -253,6 +260,7 @@ class FilterCompiler {
   sortKey(path: AttrPath): Expr {
     const target = resolveTarget(this.map, path);
     if (target.relation) invalid(`Cannot sort by "${target.canonical}".`);
+    if (target.constant !== undefined) return sql`0`;
     if (target.column) return sql.ref(target.column.column);
     const leaf = target.sub ?? target.def;
     const fold = (e: Expr) => (leaf && !leaf.caseExact && (leaf.type === 'string' || leaf.type === 'reference') ? sql`lower(${e})` : e);
@@ -287,6 +295,16 @@ function boolValue(value: FilterValue, canonical: string): number {
   invalid(`"${canonical}" is a boolean: compare it with true or false.`);
 }
 
+/** A comparison whose left side is the same for every row, decided here. */
+function constantComparison(constant: string, op: CompareOp | 'pr', value: FilterValue): Expr {
+  if (op === 'pr') return sql`TRUE`;
+  if (typeof value !== 'string') invalid('meta.resourceType is compared with a quoted string.');
+  const a = constant.toLowerCase();
+  const b = value.toLowerCase();
+  const result = { eq: a === b, ne: a !== b, co: a.includes(b), sw: a.startsWith(b), ew: a.endsWith(b), gt: a > b, ge: a >= b, lt: a < b, le: a <= b }[op];
+  return result ? sql`TRUE` : sql`FALSE`;
+}
+
 function columnComparison(d: SqlDialect, col: ColumnSpec, op: CompareOp | 'pr', value: FilterValue, canonical: string): Expr {
   const ref = sql.ref(col.column);
   if (op === 'pr') return col.kind === 'ci' || col.kind === 'exact' ? sql`(${ref} IS NOT NULL AND ${ref} <> '')` : sql`(${ref} IS NOT NULL)`;
@@ -308,7 +326,7 @@ function columnComparison(d: SqlDialect, col: ColumnSpec, op: CompareOp | 'pr', 
     case 'ci':
     case 'exact': {
       const text = typeof value === 'string' ? value : String(value);
-      const v = col.kind === 'ci' ? text.toLowerCase() : text;
+      const v = col.kind === 'ci' ? text.normalize('NFC').toLowerCase() : text;
       if (op === 'co' || op === 'sw' || op === 'ew') {
         const like = sql`(${ref} LIKE ${likePattern(op, v)} ESCAPE '\\')`;
         // LIKE folds ASCII case in SQLite; ids and externalIds compare exactly.

@@ -107,13 +107,17 @@ export async function deleteGroup(db: Kysely<Database>, orgId: string, id: strin
 }
 
 /** The ids among `ids` that are live users of the organization. */
-export async function liveUserIds(db: Kysely<Database>, orgId: string, ids: string[]): Promise<Set<string>> {
+export async function liveUserIds(db: Kysely<Database>, orgId: string, ids: string[], lock = false): Promise<Set<string>> {
   const found = new Set<string>();
   const candidates = [...new Set(ids)].filter((id) => UUID.test(id));
   for (const batch of chunks(candidates)) {
     // Look up by the unique id alone (a filter on org_id makes SQLite scan the
     // organization); organization and liveness are checked here.
-    const rows = await db.selectFrom('users').select(['id', 'org_id', 'deleted_at']).where('id', 'in', batch).execute();
+    let query = db.selectFrom('users').select(['id', 'org_id', 'deleted_at']).where('id', 'in', batch);
+    // On PostgreSQL, hold the users until the membership is written: a
+    // concurrent DELETE of one of them then waits, and removes it after us.
+    if (lock) query = query.forShare();
+    const rows = await query.execute();
     for (const r of rows) if (r.org_id === orgId && r.deleted_at === null) found.add(r.id);
   }
   return found;

@@ -32,10 +32,15 @@ export interface UserFields {
   data: JsonObject;
 }
 
+/** userName comparison form: Unicode-composed (NFC), then lower case, so "Zoë" is one name however it is encoded. */
+export function foldCase(text: string): string {
+  return text.normalize('NFC').toLowerCase();
+}
+
 export function toColumns(fields: UserFields) {
   return {
     user_name: fields.userName,
-    user_name_ci: fields.userName.toLowerCase(),
+    user_name_ci: foldCase(fields.userName),
     external_id: fields.externalId,
     email_ci: fields.signInEmail ? fields.signInEmail.toLowerCase() : null,
     active: fields.active ? 1 : 0,

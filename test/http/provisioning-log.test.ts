@@ -350,7 +350,7 @@ describe('provisioning log of SCIM requests', () => {
 
   test('a request with a valid token to a SCIM endpoint that does not exist is in that organization\'s log', async () => {
     // A base URL entered wrong in the IdP ends here; support must see those failures too.
-    for (const [method, path] of [['POST', '/Bulk'], ['GET', '/Users/a/b']] as const) {
+    for (const [method, path] of [['POST', '/Widgets'], ['GET', '/Users/a/b']] as const) {
       const requestId = `no-route-${randomBytes(4).toString('hex')}`;
       const res = await scimA.request(method, path, { headers: { 'x-request-id': requestId }, body: method === 'POST' ? {} : undefined });
       assertScimError(res, 404);

@@ -129,6 +129,41 @@ describe('two instances on one PostgreSQL database', { skip: SKIP }, () => {
     }
   });
 
+  test('a user deleted while another instance adds it to a group never stays a member', async () => {
+    for (let round = 0; round < 3; round++) {
+      const ids = await Promise.all(
+        Array.from({ length: 30 }, async (_, i) => {
+          const res = await fetch(`${a.url}/scim/v2/Users`, {
+            method: 'POST',
+            headers: headers(),
+            body: JSON.stringify({ userName: `leaver${round}.${i}@example.com` }),
+          });
+          assert.equal(res.status, 201);
+          return (await res.json()).id as string;
+        }),
+      );
+      const created = await fetch(`${a.url}/scim/v2/Groups`, { method: 'POST', headers: headers(), body: JSON.stringify({ displayName: `Leavers ${round}` }) });
+      const groupId = (await created.json()).id;
+      // Each user's DELETE and its member add are sent at the same moment, to different instances.
+      await Promise.all(
+        ids.flatMap((id, i) => [
+          fetch(`${i % 2 ? a.url : b.url}/scim/v2/Users/${id}`, { method: 'DELETE', headers: headers() }).then((r) => r.arrayBuffer()),
+          fetch(`${i % 2 ? b.url : a.url}/scim/v2/Groups/${groupId}`, {
+            method: 'PATCH',
+            headers: headers(),
+            body: JSON.stringify({
+              schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+              Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }],
+            }),
+          }).then((r) => r.arrayBuffer()),
+        ]),
+      );
+      // Every user is deleted (DELETE ends memberships; a deleted user cannot be added), so none may remain.
+      const group = await (await fetch(`${b.url}/scim/v2/Groups/${groupId}`, { headers: headers() })).json();
+      assert.deepEqual(group.members ?? [], [], `round ${round}`);
+    }
+  });
+
   test('a write through one instance is read at once through the other (no stale cache)', async () => {
     const res = await fetch(`${a.url}/scim/v2/Users`, {
       method: 'POST',

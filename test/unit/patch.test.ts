@@ -484,21 +484,20 @@ describe('applyPatch: primary', () => {
     ]);
   });
 
-  test('a replaced list with two primary values keeps only the last one primary', () => {
-    const out = patchUser(entraUser(), [
-      {
-        op: 'replace',
-        path: 'emails',
-        value: [
-          { value: 'a@example.com', primary: true },
-          { value: 'b@example.com', primary: true },
-        ],
-      },
-    ]);
-    assert.deepEqual(out.emails, [
-      { value: 'a@example.com', primary: false },
-      { value: 'b@example.com', primary: true },
-    ]);
+  test('a replaced list with two values marked primary is refused with 400 invalidValue (RFC 7643 §2.4: at most one)', () => {
+    rejects(
+      [
+        {
+          op: 'replace',
+          path: 'emails',
+          value: [
+            { value: 'a@example.com', primary: true },
+            { value: 'b@example.com', primary: true },
+          ],
+        },
+      ],
+      'invalidValue',
+    );
   });
 });
 
