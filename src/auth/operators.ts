@@ -2,13 +2,13 @@
  * Operator credentials for the admin API: tokens issued by the CLI to Plumm
  * support staff, shown once and stored as a hash like SCIM tokens.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/db.js';
+import { hashToken as hash } from './tokens.js';
 
 export const OPERATOR_TOKEN_PREFIX = 'plmop_';
 
-const hash = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 
 export interface Operator {
   id: string;

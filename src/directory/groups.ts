@@ -8,14 +8,15 @@ import type { Kysely } from 'kysely';
 import { badRequest, notFound } from '../scim/errors.js';
 import { type Filter, FilterSyntaxError, parsePatchPath } from '../scim/filter.js';
 import { type PatchOperation, applyPatch } from '../scim/patch.js';
-import { type Json, type JsonObject, isObject, normalizeResource } from '../scim/resource.js';
+import { type Json, type JsonObject, isObject, keyCI, normalizeResource } from '../scim/resource.js';
 import { GROUP_SCHEMA, groupResourceType } from '../scim/schema.js';
 import type { Database } from '../store/db.js';
 import { type SqlDialect, sqliteDialect } from '../store/dialect.js';
 import * as store from '../store/groups.js';
 import type { ListQuery } from '../store/users.js';
 import type { Organization } from './organizations.js';
-import { type RenderContext, WRITE_ATTEMPTS, backoff, busy, checkIfMatch, checkIndexedLength, etagOf, isResourceId } from './users.js';
+import { isResourceId } from '../store/db.js';
+import { type RenderContext, WRITE_ATTEMPTS, backoff, busy, checkIfMatch, checkIndexedLength, etagOf } from './users.js';
 
 /** One change to a group's membership, in request order. */
 type MemberChange =
@@ -69,10 +70,6 @@ function idsFromMemberFilter(filter: Filter): string[] | undefined {
   return undefined;
 }
 
-function findKey(obj: JsonObject, name: string): string | undefined {
-  return Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
-}
-
 /**
  * Splits a PATCH into membership changes and operations on the group's own
  * attributes. IdP shapes handled: Okta's add with a value list and remove by
@@ -90,12 +87,12 @@ function splitGroupPatch(groupId: string, ops: PatchOperation[]): { members: Mem
         return;
       }
       const value: JsonObject = { ...op.value };
-      const idKey = findKey(value, 'id');
+      const idKey = keyCI(value, 'id');
       if (idKey !== undefined) {
         if (value[idKey] !== groupId) throw badRequest('mutability', `${where}: a group's id cannot be changed.`);
         delete value[idKey];
       }
-      const membersKey = findKey(value, 'members');
+      const membersKey = keyCI(value, 'members');
       if (membersKey !== undefined) {
         const ids = memberIds(value[membersKey], where);
         members.push(op.op === 'add' ? { kind: 'add', ids } : { kind: 'replace', ids });

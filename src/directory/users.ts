@@ -10,7 +10,7 @@ import { ScimError, badRequest, conflict, notFound, preconditionFailed } from '.
 import { type PatchOperation, applyPatch } from '../scim/patch.js';
 import { type JsonObject, isObject, normalizeResource, primaryValue } from '../scim/resource.js';
 import { USER_SCHEMA, userResourceType } from '../scim/schema.js';
-import type { Database } from '../store/db.js';
+import { type Database, isResourceId } from '../store/db.js';
 import { type SqlDialect, sqliteDialect } from '../store/dialect.js';
 import * as store from '../store/users.js';
 import { removeUserEverywhere } from '../store/groups.js';
@@ -41,13 +41,6 @@ export function busy(what: 'user' | 'group'): ScimError {
   const err = new ScimError(503, `The ${what} is being changed by many requests at once; retry shortly.`);
   err.retryAfterSeconds = 1;
   return err;
-}
-
-const RESOURCE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for a string shaped like the ids this service issues (UUIDs). */
-export function isResourceId(id: string): boolean {
-  return RESOURCE_ID.test(id);
 }
 
 /** Indexed text attributes are capped well below any store's index entry limit. */

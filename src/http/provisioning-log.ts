@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventRecorder } from '../events/log.js';
 import type { ScimError } from '../scim/errors.js';
-import { isObject } from '../scim/resource.js';
+import { isObject, keyCI } from '../scim/resource.js';
 
 export interface EventTarget {
   type: 'User' | 'Group';
@@ -28,7 +28,7 @@ function requestedActive(method: string, body: unknown): boolean | undefined {
   if (!isObject(body)) return undefined;
   const asBool = (v: unknown) => (typeof v === 'boolean' ? v : typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : undefined);
   if (method === 'PUT') return asBool(body.active);
-  const opsKey = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
+  const opsKey = keyCI(body, 'operations');
   const ops = opsKey ? body[opsKey] : undefined;
   if (!Array.isArray(ops)) return undefined;
   let found: boolean | undefined;
@@ -36,7 +36,7 @@ function requestedActive(method: string, body: unknown): boolean | undefined {
     if (!isObject(op)) continue;
     if (typeof op.path === 'string' && op.path.toLowerCase() === 'active') found = asBool(op.value) ?? found;
     else if (op.path === undefined && isObject(op.value)) {
-      const key = Object.keys(op.value).find((k) => k.toLowerCase() === 'active');
+      const key = keyCI(op.value, 'active');
       if (key) found = asBool(op.value[key]) ?? found;
     }
   }
@@ -45,7 +45,7 @@ function requestedActive(method: string, body: unknown): boolean | undefined {
 
 function onlyActive(body: unknown): boolean {
   if (!isObject(body)) return false;
-  const opsKey = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
+  const opsKey = keyCI(body, 'operations');
   const ops = opsKey ? body[opsKey] : undefined;
   return (
     Array.isArray(ops) &&

@@ -18,7 +18,7 @@ import {
   matches,
   parsePatchPath,
 } from './filter.js';
-import { type Json, type JsonObject, coerceValue, isForbiddenKey, isObject, sanitize } from './resource.js';
+import { type Json, type JsonObject, coerceValue, isForbiddenKey, isObject, keyCI, sanitize } from './resource.js';
 import {
   type AttributeDef,
   type ResourceTypeDef,
@@ -457,7 +457,7 @@ function clears(change: Change): boolean {
 function clearsReference(def: AttributeDef, change: Change): boolean {
   if (change.op !== 'replace' || def.type !== 'complex' || !isObject(change.value)) return false;
   const raw = change.value as JsonObject;
-  const key = Object.keys(raw).find((k) => k.toLowerCase() === 'value');
+  const key = keyCI(raw, 'value');
   return key !== undefined && (raw[key] === '' || raw[key] === null);
 }
 
@@ -732,13 +732,6 @@ function containerFor(doc: JsonObject, urn: string | undefined, create: boolean)
   const ext: JsonObject = {};
   doc[key] = ext;
   return ext;
-}
-
-/** The own key of `obj` equal to `name` without regard to case (RFC 7643 §2.1). */
-function keyCI(obj: JsonObject, name: string): string | undefined {
-  if (Object.hasOwn(obj, name)) return name;
-  const lower = name.toLowerCase();
-  return Object.keys(obj).find((key) => key.toLowerCase() === lower);
 }
 
 function getCI(obj: JsonObject, name: string): unknown {

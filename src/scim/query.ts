@@ -4,8 +4,8 @@
  */
 import { badRequest } from './errors.js';
 import { type AttrPath, FilterSyntaxError, type Filter, parseFilter, parsePatchPath } from './filter.js';
-import { type Json, type JsonObject, isObject } from './resource.js';
-import { type AttributeDef, type ResourceTypeDef, coreAttributes, findAttr, findSchema } from './schema.js';
+import { type Json, type JsonObject, isObject, keyCI } from './resource.js';
+import { type AttributeDef, type ResourceTypeDef, coreAttributes, findAttr, findSchema, isCoreSchemaUrn } from './schema.js';
 
 /** The most resources one page returns; advertised in ServiceProviderConfig. */
 export const MAX_RESULTS = 200;
@@ -72,7 +72,7 @@ function parsePathList(text: string | undefined, name: string): AttrPath[] | und
  */
 export function parseListParams(source: Record<string, unknown>): ListParams {
   const get = (name: string) => {
-    const key = Object.keys(source).find((k) => k.toLowerCase() === name.toLowerCase());
+    const key = keyCI(source, name);
     return key === undefined ? undefined : source[key];
   };
   const filterText = stringParam(get('filter'), 'filter');
@@ -140,12 +140,6 @@ function resolveProjectionPath(rt: ResourceTypeDef, path: AttrPath): ResolvedPat
   return { keys: [...prefix, def.name, sub.name], def: sub };
 }
 
-function findKey(obj: JsonObject, key: string): string | undefined {
-  if (key in obj) return key;
-  const lower = key.toLowerCase();
-  return Object.keys(obj).find((k) => k.toLowerCase() === lower);
-}
-
 /** Stands for every core attribute in a resolved path. */
 const CORE = '\u0000core';
 
@@ -159,7 +153,7 @@ function copyPath(from: JsonObject, to: JsonObject, keys: string[]): void {
     return;
   }
   const [head, ...rest] = keys;
-  const key = findKey(from, head);
+  const key = keyCI(from, head);
   if (key === undefined) return;
   const value = from[key];
   if (rest.length === 0) {
@@ -185,7 +179,7 @@ function deletePath(obj: JsonObject, keys: string[]): void {
     return;
   }
   const [head, ...rest] = keys;
-  const key = findKey(obj, head);
+  const key = keyCI(obj, head);
   if (key === undefined) return;
   if (rest.length === 0) {
     delete obj[key];
@@ -229,11 +223,10 @@ export function project(rt: ResourceTypeDef, resource: JsonObject, attributes?: 
 export function isExcluded(name: string, attributes?: AttrPath[], excluded?: AttrPath[]): boolean {
   const lower = name.toLowerCase();
   // A core attribute may be named with its schema URN (RFC 7644 §3.10).
-  const isCore = (p: AttrPath) => !p.uri || CORE_SCHEMA_URN.test(p.uri);
-  const wholeCore = (p: AttrPath) => !p.sub && CORE_SCHEMA_URN.test(p.uri ? `${p.uri}:${p.attr}` : p.attr);
+  const isCore = (p: AttrPath) => !p.uri || isCoreSchemaUrn(p.uri);
+  const wholeCore = (p: AttrPath) => !p.sub && isCoreSchemaUrn(p.uri ? `${p.uri}:${p.attr}` : p.attr);
   if (attributes && attributes.length > 0) return !attributes.some((p) => wholeCore(p) || (isCore(p) && p.attr.toLowerCase() === lower));
   if (excluded && excluded.length > 0) return excluded.some((p) => wholeCore(p) || (isCore(p) && !p.sub && p.attr.toLowerCase() === lower));
   return false;
 }
 
-const CORE_SCHEMA_URN = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;

@@ -19,6 +19,13 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The own key of `obj` equal to `name` without regard to case (RFC 7643 §2.1). */
+export function keyCI(obj: Record<string, unknown>, name: string): string | undefined {
+  if (Object.hasOwn(obj, name)) return name;
+  const lower = name.toLowerCase();
+  return Object.keys(obj).find((key) => key.toLowerCase() === lower);
+}
+
 /** Keys that must never become properties of a plain object built from client input. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 

@@ -234,6 +234,11 @@ export const groupResourceType: ResourceTypeDef = {
 
 export const allSchemas: SchemaDef[] = [userSchema, groupSchema, enterpriseUserSchema];
 
+/** True for the core User or Group schema URN, which names top-level attributes. */
+export function isCoreSchemaUrn(urn: string): boolean {
+  return /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i.test(urn);
+}
+
 /** Looks up an attribute definition among `defs` without regard to case. */
 export function findAttr(defs: readonly AttributeDef[] | undefined, name: string): AttributeDef | undefined {
   if (!defs) return undefined;

@@ -122,6 +122,13 @@ export interface StoreOptions {
   poolSize?: number;
 }
 
+const RESOURCE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a string shaped like the ids this service issues (UUIDs); anything else names nothing. */
+export function isResourceId(id: string): boolean {
+  return RESOURCE_ID.test(id);
+}
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }

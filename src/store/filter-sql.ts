@@ -9,7 +9,7 @@
 import { sql } from 'kysely';
 import { badRequest } from '../scim/errors.js';
 import type { AttrPath, CompareOp, Filter, FilterValue } from '../scim/filter.js';
-import { type AttributeDef, type ResourceTypeDef, coreAttributes, findAttr, findSchema } from '../scim/schema.js';
+import { type AttributeDef, type ResourceTypeDef, coreAttributes, findAttr, findSchema, isCoreSchemaUrn } from '../scim/schema.js';
 import { type Expr, type JsonRef, type SqlDialect, sqliteDialect } from './dialect.js';
 
 /** How one attribute is kept in a column rather than in the JSON document. */
@@ -45,7 +45,6 @@ interface Target {
   constant?: string;
 }
 
-const CORE_URN = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;
 const SAFE_KEY = /^[^"\\]+$/;
 
 function invalid(detail: string): never {
@@ -56,7 +55,7 @@ function resolveTarget(map: ResourceMapping, path: AttrPath): Target {
   const shown = (path.uri ? `${path.uri}:` : '') + path.attr + (path.sub ? `.${path.sub}` : '');
   let defs: AttributeDef[];
   let prefix: string[] = [];
-  if (!path.uri || CORE_URN.test(path.uri)) {
+  if (!path.uri || isCoreSchemaUrn(path.uri)) {
     if (path.uri && findSchema(map.rt, path.uri)?.id !== map.rt.schema.id) invalid(`Attribute "${shown}" belongs to another resource type.`);
     defs = coreAttributes(map.rt);
   } else {
@@ -155,7 +154,7 @@ class FilterCompiler {
   }
 
   private attr(path: AttrPath, op: CompareOp | 'pr', value: FilterValue): Expr {
-    if (path.attr.toLowerCase() === 'schemas' && !path.sub && (!path.uri || CORE_URN.test(path.uri))) {
+    if (path.attr.toLowerCase() === 'schemas' && !path.sub && (!path.uri || isCoreSchemaUrn(path.uri))) {
       return this.schemas(op, value);
     }
     const target = resolveTarget(this.map, path);

@@ -3,14 +3,12 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { badRequest } from '../scim/errors.js';
 import type { CompareOp, FilterValue } from '../scim/filter.js';
 import { groupResourceType } from '../scim/schema.js';
-import type { Database, GroupTable } from './db.js';
+import { type Database, type GroupTable, isResourceId } from './db.js';
 import { type SqlDialect, sqliteDialect } from './dialect.js';
-import { type ResourceMapping, compileFilter, compileSortKey } from './filter-sql.js';
-import type { ListQuery } from './users.js';
+import type { ResourceMapping } from './filter-sql.js';
+import { type ListQuery, listPage } from './list.js';
 
 type Expr = RawBuilder<unknown>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** SQLite takes at most 32,766 parameters a statement; batches stay far below. */
 const BATCH = 500;
@@ -31,7 +29,7 @@ function idComparison(what: string, op: CompareOp | 'pr', value: FilterValue, su
   throw badRequest('invalidFilter', `${what}.value supports eq, ne and pr.`);
 }
 
-export const groupMapping: ResourceMapping = {
+export const groupMapping: ResourceMapping & { table: 'groups' } = {
   rt: groupResourceType,
   table: 'groups',
   columns: {
@@ -109,7 +107,7 @@ export async function deleteGroup(db: Kysely<Database>, orgId: string, id: strin
 /** The ids among `ids` that are live users of the organization. */
 export async function liveUserIds(db: Kysely<Database>, orgId: string, ids: string[], lock = false): Promise<Set<string>> {
   const found = new Set<string>();
-  const candidates = [...new Set(ids)].filter((id) => UUID.test(id));
+  const candidates = [...new Set(ids)].filter(isResourceId);
   for (const batch of chunks(candidates)) {
     // Look up by the unique id alone (a filter on org_id makes SQLite scan the
     // organization); organization and liveness are checked here.
@@ -207,16 +205,5 @@ export async function listGroups(
   q: ListQuery,
   dialect: SqlDialect = sqliteDialect,
 ): Promise<{ total: number; rows: GroupRow[] }> {
-  let base = db.selectFrom('groups').where('groups.org_id', '=', orgId);
-  if (q.filter) base = base.where(compileFilter(groupMapping, q.filter, dialect) as RawBuilder<boolean>);
-  const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const total = Number(totalRow.n);
-  if (q.count === 0 || q.startIndex > total) return { total, rows: [] };
-  let page = base.selectAll('groups');
-  if (q.sortBy) {
-    const key = compileSortKey(groupMapping, q.sortBy, dialect);
-    page = page.orderBy(sql`${key} IS NULL`).orderBy(key, q.descending ? 'desc' : 'asc');
-  }
-  const rows = await page.orderBy('groups.seq').limit(q.count).offset(q.startIndex - 1).execute();
-  return { total, rows };
+  return listPage<GroupRow>(db, groupMapping, orgId, q, dialect);
 }

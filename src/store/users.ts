@@ -1,14 +1,14 @@
 /** User rows: the resource document plus the columns that filters, uniqueness and paging use. */
-import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { AttrPath, Filter } from '../scim/filter.js';
+import type { Kysely } from 'kysely';
 import type { JsonObject } from '../scim/resource.js';
 import { userResourceType } from '../scim/schema.js';
 import type { Database, UserTable } from './db.js';
 import { type SqlDialect, sqliteDialect } from './dialect.js';
-import { type ResourceMapping, compileFilter, compileSortKey } from './filter-sql.js';
+import type { ResourceMapping } from './filter-sql.js';
+import { type ListQuery, listPage } from './list.js';
 import { userGroupsRelation } from './groups.js';
 
-export const userMapping: ResourceMapping = {
+export const userMapping: ResourceMapping & { table: 'users' } = {
   rt: userResourceType,
   table: 'users',
   columns: {
@@ -97,14 +97,7 @@ export async function purgeUser(db: Kysely<Database>, orgId: string, id: string)
   return Number(result.numDeletedRows) === 1;
 }
 
-export interface ListQuery {
-  filter?: Filter;
-  sortBy?: AttrPath;
-  descending?: boolean;
-  /** 1-based index of the first result. */
-  startIndex: number;
-  count: number;
-}
+export type { ListQuery } from './list.js';
 
 export async function listUsers(
   db: Kysely<Database>,
@@ -112,28 +105,5 @@ export async function listUsers(
   q: ListQuery,
   dialect: SqlDialect = sqliteDialect,
 ): Promise<{ total: number; rows: UserRow[] }> {
-  const where: RawBuilder<unknown> | undefined = q.filter ? compileFilter(userMapping, q.filter, dialect) : undefined;
-  let base = db.selectFrom('users').where('users.org_id', '=', orgId).where('users.deleted_at', 'is', null);
-  if (where) base = base.where(where as RawBuilder<boolean>);
-  const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const total = Number(totalRow.n);
-  if (q.count === 0 || q.startIndex > total) return { total, rows: [] };
-  if (q.sortBy) {
-    const key = compileSortKey(userMapping, q.sortBy, dialect);
-    // Unassigned values sort last in either direction; seq keeps ties stable.
-    const rows = await base
-      .selectAll('users')
-      .orderBy(sql`${key} IS NULL`)
-      .orderBy(key, q.descending ? 'desc' : 'asc')
-      .orderBy('users.seq')
-      .limit(q.count)
-      .offset(q.startIndex - 1)
-      .execute();
-    return { total, rows };
-  }
-  // In creation order, skip rows by seq alone (an index-only walk for an
-  // import's deep pages), then read the page's rows by seq.
-  const seqs = base.select('users.seq').orderBy('users.seq').limit(q.count).offset(q.startIndex - 1);
-  const rows = await db.selectFrom('users').selectAll().where('users.seq', 'in', seqs).orderBy('users.seq').execute();
-  return { total, rows };
+  return listPage<UserRow>(db, userMapping, orgId, q, dialect);
 }
