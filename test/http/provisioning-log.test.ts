@@ -14,7 +14,7 @@ import { runInNewContext } from 'node:vm';
 import { type TestServer, startTestServer } from '../support/server.js';
 import { type Body, ScimClient, assertScimError, assertStatus, patchBody, send, uniqueEmail, userBody } from '../support/http.js';
 import { issueOperatorToken, revokeOperatorToken } from '../../src/auth/operators.js';
-import { type EventQuery, type EventView, type ProvisioningEvent, searchEvents, toRow } from '../../src/events/log.js';
+import { type EventQuery, type EventView, type ProvisioningEvent, fromRow, searchEvents, toRow } from '../../src/events/log.js';
 
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
@@ -77,29 +77,7 @@ async function eventOf(requestId: string | null): Promise<EventView | undefined>
 /** All stored events with a request id, whatever their organization (null included). */
 async function searchAny(requestId: string): Promise<{ events: EventView[] }> {
   const rows = await server.server.store.db.selectFrom('events').selectAll().where('request_id', '=', requestId).execute();
-  return {
-    events: rows.map((r) => ({
-      id: r.id,
-      orgId: r.org_id,
-      occurredAt: r.occurred_at,
-      actor: r.actor,
-      tokenId: r.token_id,
-      requestId: r.request_id,
-      clientIp: r.client_ip,
-      userAgent: r.user_agent,
-      method: r.method,
-      path: r.path,
-      action: r.action,
-      outcome: r.outcome as EventView['outcome'],
-      status: r.status,
-      scimType: r.scim_type,
-      reason: r.reason,
-      targetType: r.target_type as EventView['targetType'],
-      targetId: r.target_id,
-      targetName: r.target_name,
-      durationMs: r.duration_ms,
-    })),
-  };
+  return { events: rows.map(fromRow) };
 }
 
 /** Waits until the recorder has written what is queued (a no-op request's event appears). */
